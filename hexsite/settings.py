@@ -1,0 +1,221 @@
+"""Settings of the Hex arena, read from the environment only.
+
+Every knob is an environment variable with a safe default (see the
+configuration table in the README); no setting needs a file edit.
+django-environ parses types and database URLs so we don't hand-roll it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+# -- production mode ---------------------------------------------------------
+PRODUCTION = env.bool("HEX_PRODUCTION", default=False)
+DEBUG = env.bool("HEX_DEBUG", default=not PRODUCTION)
+
+if PRODUCTION:
+    SECRET_KEY = env.str("HEX_SECRET_KEY", default="")
+    if len(SECRET_KEY) < 32:
+        raise ImproperlyConfigured("HEX_PRODUCTION=1 requires HEX_SECRET_KEY (at least 32 characters).")
+    ALLOWED_HOSTS = env.list("HEX_ALLOWED_HOSTS", default=[])
+    if not ALLOWED_HOSTS:
+        raise ImproperlyConfigured("HEX_PRODUCTION=1 requires HEX_ALLOWED_HOSTS (comma-separated host names).")
+else:
+    SECRET_KEY = env.str("HEX_SECRET_KEY", default="dev-only-insecure-key-do-not-use-in-production-0123456789")
+    ALLOWED_HOSTS = env.list("HEX_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+
+CSRF_TRUSTED_ORIGINS = env.list("HEX_CSRF_TRUSTED_ORIGINS", default=[])
+BEHIND_TLS_PROXY = env.bool("HEX_BEHIND_TLS_PROXY", default=False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PRODUCTION and SECURE_PROXY_SSL_HEADER is not None
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# -- applications --------------------------------------------------------------
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "channels",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "games",
+    "matchmaking",
+    "stats",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "hexsite.middleware.SecurityHeadersMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "hexsite.urls"
+ASGI_APPLICATION = "hexsite.asgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# -- database ------------------------------------------------------------------
+DATA_DIR = Path(env.str("HEX_DATA_DIR", default=str(BASE_DIR / "var")))
+
+
+def database_from_url(url: str) -> dict:
+    """Django database settings from a URL.
+
+    Accepts the reference's SQLAlchemy form ``postgresql+psycopg://`` as well
+    as ``postgres://``, ``postgresql://`` and ``sqlite:///path``.
+    """
+    for prefix in ("postgresql+psycopg://", "postgresql+psycopg2://", "postgres+psycopg://"):
+        if url.startswith(prefix):
+            url = "postgresql://" + url[len(prefix):]
+    config = environ.Env.db_url_config(url)
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # Serialise writers up front instead of failing with "database is locked"
+        # when two transactions upgrade their read locks at once.
+        config["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 30, "init_command": "PRAGMA journal_mode=WAL;"}
+    else:
+        config["CONN_MAX_AGE"] = env.int("HEX_DB_CONN_MAX_AGE", default=60)
+        config["CONN_HEALTH_CHECKS"] = True
+    return config
+
+
+DATABASE_URL = env.str("HEX_DATABASE_URL", default="") or f"sqlite:///{DATA_DIR / 'hexarena.sqlite3'}"
+DATABASES = {"default": database_from_url(DATABASE_URL)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# -- channel layer ---------------------------------------------------------------
+REDIS_URL = env.str("HEX_REDIS_URL", default="")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": env.str("HEX_REDIS_KEY_PREFIX", default="hexarena"),
+                # channels-redis drops sends past a channel's capacity (default 100):
+                # leave room for bursts of fast bots and slow readers.
+                "capacity": env.int("HEX_CHANNEL_CAPACITY", default=1000),
+                "expiry": 60,
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": env.int("HEX_CHANNEL_CAPACITY", default=1000), "expiry": 60},
+        }
+    }
+
+# -- arena ---------------------------------------------------------------------------
+HEX_MAX_SLOTS = env.int("HEX_MAX_SLOTS", default=env.int("MAX_SLOTS", default=6))
+if not 1 <= HEX_MAX_SLOTS <= 10_000:
+    raise ImproperlyConfigured("HEX_MAX_SLOTS must be between 1 and 10000.")
+HEX_RECONNECT_TIMEOUT = env.float("HEX_RECONNECT_TIMEOUT", default=30.0)
+if HEX_RECONNECT_TIMEOUT <= 0:
+    raise ImproperlyConfigured("HEX_RECONNECT_TIMEOUT must be positive.")
+# Open /ws/matchmake seats allowed per client address; 0 disables the cap.
+HEX_MAX_CONNECTIONS_PER_IP = env.int("HEX_MAX_CONNECTIONS_PER_IP", default=HEX_MAX_SLOTS)
+# Addresses (or CIDR networks) of reverse proxies whose X-Forwarded-For we believe.
+HEX_TRUSTED_PROXIES = env.list("HEX_TRUSTED_PROXIES", default=[])
+HEX_MAX_MESSAGE_CHARS = env.int("HEX_MAX_MESSAGE_CHARS", default=4096)
+# Token bucket per connection: sustained messages per second and burst size.
+HEX_RATE_LIMIT_PER_SECOND = env.float("HEX_RATE_LIMIT_PER_SECOND", default=50.0)
+HEX_RATE_LIMIT_BURST = env.int("HEX_RATE_LIMIT_BURST", default=200)
+HEX_SWEEP_INTERVAL = env.float("HEX_SWEEP_INTERVAL", default=1.0)
+HEX_HEARTBEAT_INTERVAL = env.float("HEX_HEARTBEAT_INTERVAL", default=5.0)
+# public | staff | off
+HEX_OVERVIEW = env.str("HEX_OVERVIEW", default="public").lower()
+if HEX_OVERVIEW not in ("public", "staff", "off"):
+    raise ImproperlyConfigured("HEX_OVERVIEW must be one of: public, staff, off.")
+
+# -- auth, i18n, static ---------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env.str("HEX_STATIC_ROOT", default=str(BASE_DIR / "var" / "staticfiles")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Serve straight from the finders in development so no collectstatic is needed.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Hex arena API",
+    "DESCRIPTION": "HTTP API of the Hex arena. Games are played over the WebSocket protocol described at /docs.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("HEX_LOG_LEVEL", default="INFO").upper()},
+    "loggers": {"django.channels.server": {"level": "WARNING"}},
+}
+
+if os.environ.get("HEX_TESTING") == "1":
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,76 @@
+"""Slots, seats and the server processes that hold their connections."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from games import rules
+from games.models import Game, Series
+
+
+class ServerProcess(models.Model):
+    """One running server process; its heartbeat tells others it is alive."""
+
+    id = models.CharField(primary_key=True, max_length=64)
+    hostname = models.CharField(max_length=255, blank=True)
+    pid = models.PositiveIntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    last_beat = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.hostname}:{self.pid} ({self.id[:8]})"
+
+
+class Slot(models.Model):
+    """A table in the arena. Ids run 1..HEX_MAX_SLOTS and never change."""
+
+    class State(models.TextChoices):
+        EMPTY = "empty", "empty"
+        WAITING = "waiting", "waiting"
+        FULL = "full", "full"
+
+    id = models.PositiveIntegerField(primary_key=True)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.EMPTY, db_index=True)
+    board_size = models.PositiveSmallIntegerField(null=True, blank=True)
+    series_length = models.PositiveSmallIntegerField(null=True, blank=True)
+    first_player = models.SmallIntegerField(default=rules.RED)
+    series = models.OneToOneField(Series, null=True, blank=True, on_delete=models.SET_NULL, related_name="slot")
+    game = models.OneToOneField(Game, null=True, blank=True, on_delete=models.SET_NULL, related_name="slot")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"Slot {self.id} ({self.state})"
+
+
+class Seat(models.Model):
+    """A player's place at a slot, held across disconnects by its token."""
+
+    class Origin(models.TextChoices):
+        MATCHMAKE = "matchmake", "matchmake"
+        JOIN_SLOT = "join_slot", "join-slot"
+
+    slot = models.ForeignKey(Slot, on_delete=models.CASCADE, related_name="seats")
+    player = models.SmallIntegerField()
+    token_hash = models.CharField(max_length=64, unique=True)
+    model_name = models.CharField(max_length=80, blank=True)
+    username = models.CharField(max_length=80, blank=True)
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.MATCHMAKE)
+    client_ip = models.GenericIPAddressField(null=True, blank=True, db_index=True)
+    connected = models.BooleanField(default=True)
+    channel_name = models.CharField(max_length=200, blank=True)
+    process_id = models.CharField(max_length=64, blank=True, db_index=True)
+    reconnect_deadline = models.DateTimeField(null=True, blank=True, db_index=True)
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slot_id", "player"]
+        constraints = [
+            models.UniqueConstraint(fields=["slot", "player"], name="one_seat_per_player_per_slot"),
+            models.CheckConstraint(condition=models.Q(player__in=rules.PLAYERS), name="seat_player_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Slot {self.slot_id} {rules.color_of(self.player)}"

@@ -1,0 +1,53 @@
+"""What a service decided to send, addressed by channel name.
+
+Services never touch sockets: they return an ``Outbox`` and the consumer
+delivers it after the transaction committed. Everything one transaction
+produces for one connection travels as one ordered list (one channel-layer
+event), because channels-redis only keeps order within a single send.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a connection is after a service call: its seat and player."""
+
+    slot_id: int
+    seat_id: int
+    player: int
+
+
+@dataclass
+class Outbox:
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    closes: dict[str, int] = field(default_factory=dict)
+    # The calling connection's seat after the call (None: not seated).
+    identity: Identity | None = None
+    # The seat membership of some slot changed (join, leave, reset, keep):
+    # the reference's /ws/slots feed pushes a fresh list then.
+    membership_changed: bool = False
+    # Slots whose public state changed in any way (for live pages).
+    changed_slots: set[int] = field(default_factory=set)
+
+    def send(self, channel: str | None, msg: dict[str, Any]) -> None:
+        if channel:
+            self.messages.setdefault(channel, []).append(msg)
+
+    def close(self, channel: str | None, code: int) -> None:
+        if channel:
+            self.messages.setdefault(channel, [])
+            self.closes[channel] = code
+
+    def merge(self, other: Outbox) -> None:
+        for channel, msgs in other.messages.items():
+            self.messages.setdefault(channel, []).extend(msgs)
+        self.closes.update(other.closes)
+        self.membership_changed |= other.membership_changed
+        self.changed_slots |= other.changed_slots
+
+    def channels(self) -> list[tuple[str, list[dict[str, Any]], int | None]]:
+        return [(channel, msgs, self.closes.get(channel)) for channel, msgs in self.messages.items()]

@@ -1,0 +1,290 @@
+"""Parsing and building of the arena's WebSocket protocol messages.
+
+Everything here is pure: it turns raw frames and query strings into typed
+values or protocol errors, and builds the exact payloads of the reference
+protocol (``{"type": ..., "payload": {...}}``).
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from games import rules
+
+# Error messages, verbatim from the reference where it has one.
+ERR_TOO_LARGE = "Message too large"
+ERR_INVALID_JSON = "Invalid JSON message"
+ERR_MISSING_TYPE = "Missing message type"
+ERR_UNKNOWN_TYPE = "Unknown message type"
+ERR_INVALID_PAYLOAD = "Invalid payload"
+ERR_BINARY = "Binary frames are not supported; send JSON text frames"
+ERR_RATE_LIMITED = "Too many messages; slow down"
+ERR_BAD_BOARD_SIZE = "Unsupported board size"
+ERR_BAD_SERIES_LENGTH = "Unsupported series length"
+ERR_BAD_FIRST_PLAYER = "Invalid first_player value"
+ERR_TOO_MANY_FROM_IP = "Too many connections from your IP"
+ERR_NO_SLOT = "No available slot"
+ERR_SLOT_MISSING = "Slot does not exist"
+ERR_SLOT_NOT_WAITING = "Slot is not waiting for an opponent"
+ERR_SLOT_OWNER_DISCONNECTED = "Slot owner is disconnected"
+ERR_SLOT_FULL = "Slot is already full"
+ERR_NOT_RECONNECTABLE = "Slot is not available for reconnect"
+ERR_BAD_TOKEN = "Invalid reconnect token"
+ERR_KEEP_NOT_FINISHED = "Slot is not in a finished match"
+ERR_KEEP_NOT_READY = "Slot is not ready for another match"
+ERR_NOT_CONNECTED = "Player is not connected"
+ERR_STALE = "Player connection is stale"
+ERR_KEEP_SERIES_RUNNING = "Series is not over and opponent is still connected"
+ERR_SERVER_BUSY = "Server is busy; try again"
+
+CLIENT_TYPES = frozenset({"hello", "move", "chat", "resign", "ping", "keep_slot"})
+LABEL_MAX = 80
+CHAT_MAX = 500
+QUERY_MAX_BYTES = 4096
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY = 1008
+# Deeply nested JSON is a cheap way to make a parser recurse; no protocol
+# message nests deeper than a payload inside an envelope.
+_MAX_NESTING = 32
+
+
+class ProtocolError(Exception):
+    """A client error to be answered with an ``error`` message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def message(type_: str, **payload: Any) -> dict[str, Any]:
+    return {"type": type_, "payload": payload}
+
+
+def error(text: str) -> dict[str, Any]:
+    return message("error", message=text)
+
+
+def encode(msg: dict[str, Any]) -> str:
+    # Starlette's send_json encoding, which the reference server uses.
+    return json.dumps(msg, separators=(",", ":"), ensure_ascii=False)
+
+
+def _nesting_depth_ok(text: str) -> bool:
+    depth = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > _MAX_NESTING:
+                return False
+        elif ch in "]}":
+            depth -= 1
+    return True
+
+
+def parse_client_message(text: str, max_chars: int) -> tuple[str, dict[str, Any]]:
+    """Decode one text frame into ``(type, payload)`` or raise ProtocolError,
+    checking in the reference's order: size, JSON object, type, payload."""
+    if len(text) > max_chars:
+        raise ProtocolError(ERR_TOO_LARGE)
+    if not _nesting_depth_ok(text):
+        raise ProtocolError(ERR_INVALID_JSON)
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ProtocolError(ERR_INVALID_JSON) from None
+    if not isinstance(data, dict):
+        raise ProtocolError(ERR_INVALID_JSON)
+    type_ = data.get("type")
+    if not isinstance(type_, str):
+        raise ProtocolError(ERR_MISSING_TYPE)
+    if type_ not in CLIENT_TYPES:
+        raise ProtocolError(ERR_UNKNOWN_TYPE)
+    payload = data.get("payload", {})
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, dict):
+        raise ProtocolError(ERR_INVALID_PAYLOAD)
+    return type_, payload
+
+
+def parse_move(payload: dict[str, Any]) -> tuple[Any, Any]:
+    """The raw ``(q, r)`` of a move payload; type checks are the rules' job."""
+    return payload.get("q"), payload.get("r")
+
+
+def clean_text(value: object, limit: int) -> str:
+    """Printable characters only, stripped and cut to ``limit``."""
+    if not isinstance(value, str):
+        return ""
+    printable = "".join(ch for ch in value if ch.isprintable() and unicodedata.category(ch) != "Co")
+    return printable.strip()[:limit].strip()
+
+
+def clean_label(value: object) -> str:
+    return clean_text(value, LABEL_MAX)
+
+
+# -- query strings ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Query:
+    values: dict[str, str]
+
+    @classmethod
+    def parse(cls, raw: bytes) -> Query:
+        if len(raw) > QUERY_MAX_BYTES:
+            raise ProtocolError("Query string too long")
+        text = raw.decode("utf-8", errors="replace")
+        try:
+            parsed = parse_qs(text, keep_blank_values=True, max_num_fields=32)
+        except ValueError:
+            raise ProtocolError("Too many query parameters") from None
+        return cls({key: vals[0] for key, vals in parsed.items()})
+
+    def int(self, name: str, default: int | None = None) -> int:
+        raw = self.values.get(name)
+        if raw is None or raw == "":
+            if default is None:
+                raise ProtocolError(f"Missing required parameter: {name}")
+            return default
+        try:
+            return int(raw.strip())
+        except ValueError:
+            raise ProtocolError(f"Invalid {name}: must be an integer") from None
+
+    def optional_int(self, name: str) -> int | None:
+        if self.values.get(name) in (None, ""):
+            return None
+        return self.int(name)
+
+    def str(self, name: str) -> str:
+        raw = self.values.get(name)
+        if raw is None or raw == "":
+            raise ProtocolError(f"Missing required parameter: {name}")
+        return raw
+
+    def label(self, name: str) -> str:
+        return clean_label(self.values.get(name, ""))
+
+
+@dataclass(frozen=True)
+class MatchRequest:
+    board_size: int
+    series_length: int
+    first_player: int
+    model_name: str
+    username: str
+
+
+def parse_matchmake(query: Query) -> MatchRequest:
+    board_size = query.int("board_size")
+    series_length = query.int("series_length", default=1)
+    first_player = query.optional_int("first_player")
+    if not rules.is_valid_board_size(board_size):
+        raise ProtocolError(ERR_BAD_BOARD_SIZE)
+    if not rules.is_valid_series_length(series_length):
+        raise ProtocolError(ERR_BAD_SERIES_LENGTH)
+    if first_player is not None and first_player not in rules.PLAYERS:
+        raise ProtocolError(ERR_BAD_FIRST_PLAYER)
+    return MatchRequest(
+        board_size=board_size,
+        series_length=series_length,
+        first_player=first_player if first_player is not None else rules.RED,
+        model_name=query.label("model_name"),
+        username=query.label("username"),
+    )
+
+
+# -- server messages ------------------------------------------------------------------
+
+
+def labels_by_player(red: str, blue: str | None) -> dict[str, str]:
+    """``{"-1": ..., "1": ...}`` with unlabelled players omitted."""
+    out: dict[str, str] = {}
+    if red:
+        out[str(rules.RED)] = red
+    if blue:
+        out[str(rules.BLUE)] = blue
+    return out
+
+
+def joined(slot_id: int, player: int, board_size: int, series_length: int, token: str) -> dict[str, Any]:
+    return message(
+        "joined",
+        slot_id=slot_id,
+        player=player,
+        color=rules.color_of(player),
+        board_size=board_size,
+        series_length=series_length,
+        reconnect_token=token,
+        protocol_version=rules.PROTOCOL_VERSION,
+    )
+
+
+def slot_kept(slot_id: int, board_size: int, series_length: int, token: str) -> dict[str, Any]:
+    msg = joined(slot_id, rules.RED, board_size, series_length, token)
+    msg["type"] = "slot_kept"
+    return msg
+
+
+def waiting_for_opponent(slot_id: int, board_size: int) -> dict[str, Any]:
+    return message("waiting_for_opponent", slot_id=slot_id, board_size=board_size)
+
+
+def move(player: int, q: int, r: int, next_turn: int | None) -> dict[str, Any]:
+    return message("move", player=player, q=q, r=r, next_turn=next_turn)
+
+
+def move_rejected(reason: str) -> dict[str, Any]:
+    return message("move_rejected", reason=reason)
+
+
+def game_over(winner: int, reason: str) -> dict[str, Any]:
+    return message("game_over", winner=winner, reason=reason)
+
+
+def opponent_disconnected(reason: str, timeout_seconds: float) -> dict[str, Any]:
+    # The reference sends an int; keep whole numbers integral for old clients.
+    seconds: float = int(timeout_seconds) if float(timeout_seconds).is_integer() else timeout_seconds
+    return message(
+        "opponent_disconnected",
+        message="Your opponent disconnected",
+        reason=reason,
+        reconnect_timeout_seconds=seconds,
+    )
+
+
+def opponent_reconnected(player: int) -> dict[str, Any]:
+    return message("opponent_reconnected", player=player)
+
+
+def opponent_left_slot() -> dict[str, Any]:
+    return message("opponent_left_slot", message="Your opponent kept the slot for another match")
+
+
+def chat(player: int, text: str) -> dict[str, Any]:
+    return message("chat", player=player, message=text)
+
+
+def pong() -> dict[str, Any]:
+    return message("pong")
+
+
+def hello() -> dict[str, Any]:
+    return message("hello", protocol_version=rules.PROTOCOL_VERSION)

@@ -1,0 +1,124 @@
+"""This server process: its identity, heartbeat and background sweeper.
+
+Every process records a heartbeat row; seats remember the process holding
+their connection. At start, and on every sweep, seats held by processes that
+stopped beating count as disconnected, and reconnect deadlines stored in the
+database are enforced by whichever process sees them pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from datetime import timedelta
+
+from channels.db import database_sync_to_async
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from matchmaking import services
+from matchmaking.models import ServerProcess
+from matchmaking.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+PROCESS_ID = uuid.uuid4().hex
+_started: asyncio.Event | None = None
+_sweeper: asyncio.Task | None = None
+_start_lock: asyncio.Lock | None = None
+
+
+def single_process() -> bool:
+    """An in-memory channel layer cannot span processes, so no other process
+    can be serving players: every seat of another process is an orphan."""
+    return isinstance(get_channel_layer(), InMemoryChannelLayer)
+
+
+def alive_process_ids() -> set[str]:
+    if single_process():
+        return {PROCESS_ID}
+    stale_after = timedelta(seconds=settings.HEX_HEARTBEAT_INTERVAL * 3)
+    alive = set(ServerProcess.objects.filter(last_beat__gte=timezone.now() - stale_after).values_list("id", flat=True))
+    return alive | {PROCESS_ID}
+
+
+def beat() -> None:
+    ServerProcess.objects.update_or_create(
+        id=PROCESS_ID,
+        defaults={"last_beat": timezone.now(), "hostname": socket.gethostname()[:255], "pid": os.getpid()},
+    )
+
+
+def startup_sync() -> Outbox:
+    """Register this process, create the slot pool and release orphans."""
+    with transaction.atomic():
+        beat()
+        services.ensure_slots()
+    outbox = services.release_orphaned_seats(alive_process_ids())
+    outbox.merge(services.expire_due_seats())
+    return outbox
+
+
+def sweep_sync(with_beat: bool) -> Outbox:
+    if with_beat:
+        beat()
+        # Forget processes that stopped long ago, so the table stays small.
+        ServerProcess.objects.filter(last_beat__lt=timezone.now() - timedelta(days=1)).delete()
+    outbox = services.expire_due_seats()
+    if with_beat:
+        outbox.merge(services.release_orphaned_seats(alive_process_ids()))
+    return outbox
+
+
+async def ensure_started() -> None:
+    """Run the startup work once per process and start the sweeper task.
+
+    Daphne has no lifespan events, so the first connection of any kind
+    triggers this; everything else waits until it has finished.
+    """
+    global _started, _sweeper, _start_lock
+    if _started is not None and _started.is_set():
+        return
+    if _start_lock is None:
+        _start_lock = asyncio.Lock()
+    async with _start_lock:
+        if _started is not None and _started.is_set():
+            return
+        from matchmaking.delivery import deliver
+
+        outbox = await database_sync_to_async(startup_sync)()
+        await deliver(outbox, own_channel=None)
+        _sweeper = asyncio.get_running_loop().create_task(_sweep_forever())
+        _started = asyncio.Event()
+        _started.set()
+
+
+async def _sweep_forever() -> None:
+    from matchmaking.delivery import deliver
+
+    interval = settings.HEX_SWEEP_INTERVAL
+    beats_every = max(1, round(settings.HEX_HEARTBEAT_INTERVAL / interval))
+    tick = 0
+    while True:
+        await asyncio.sleep(interval)
+        tick += 1
+        try:
+            outbox = await database_sync_to_async(sweep_sync)(tick % beats_every == 0)
+            await deliver(outbox, own_channel=None)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # keep sweeping whatever one round hit (DB restart, ...)
+            log.exception("sweeper round failed")
+
+
+def reset_for_tests() -> None:
+    """Forget the per-process start state (each test has its own event loop)."""
+    global _started, _sweeper, _start_lock
+    if _sweeper is not None:
+        _sweeper.cancel()
+    _started = _sweeper = _start_lock = None

@@ -1,0 +1,594 @@
+"""Every state change of the arena: seating, moves, series, reconnects.
+
+Each public function runs one short transaction that locks the slot it
+touches (a row lock on PostgreSQL; SQLite serialises writers), validates
+with ``games.rules``, writes, and returns an ``Outbox`` of messages to
+deliver once the transaction has committed. Nothing here holds game state
+in memory: the database is the source of truth, so any server process can
+serve any player and a restart loses no accepted move.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from games import rules
+from games.models import Game, Series
+from matchmaking import protocol as proto
+from matchmaking.models import Seat, Slot
+from matchmaking.outbox import Identity, Outbox
+from matchmaking.snapshots import slot_snapshot
+
+
+class ServiceError(Exception):
+    """A refusal to report to the caller as an ``error`` message.
+
+    ``close_code`` set means the connection is closed after the message.
+    """
+
+    def __init__(self, message: str, close_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.close_code = close_code
+
+
+# -- tokens ------------------------------------------------------------------------
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", errors="replace")).hexdigest()
+
+
+# -- helpers -------------------------------------------------------------------------
+
+
+def ensure_slots() -> None:
+    """Create slots 1..HEX_MAX_SLOTS that do not exist yet."""
+    wanted = set(range(1, settings.HEX_MAX_SLOTS + 1))
+    existing = set(Slot.objects.filter(id__in=wanted).values_list("id", flat=True))
+    missing = sorted(wanted - existing)
+    if missing:
+        Slot.objects.bulk_create([Slot(id=i) for i in missing], ignore_conflicts=True)
+
+
+def _locked_slot(slot_id: int) -> Slot | None:
+    return (
+        Slot.objects.select_for_update(of=("self",))
+        .select_related("series", "game")
+        .filter(id=slot_id)
+        .first()
+    )
+
+
+def _seats_of(slot: Slot) -> dict[int, Seat]:
+    return {seat.player: seat for seat in slot.seats.all()}
+
+
+def _deadline() -> Any:
+    return timezone.now() + timedelta(seconds=settings.HEX_RECONNECT_TIMEOUT)
+
+
+def _live_channel(seat: Seat | None) -> str | None:
+    return seat.channel_name if seat is not None and seat.connected else None
+
+
+def _broadcast(outbox: Outbox, seats: dict[int, Seat], msg: dict[str, Any]) -> None:
+    """Queue ``msg`` for every connected seat, red first as the reference does."""
+    for player in rules.PLAYERS:
+        outbox.send(_live_channel(seats.get(player)), msg)
+
+
+def _calling_seat(slot: Slot, seats: dict[int, Seat], seat_id: int, channel: str) -> Seat:
+    """The caller's seat, refusing a connection that no longer owns it."""
+    for seat in seats.values():
+        if seat.id == seat_id:
+            if not seat.connected:
+                raise ServiceError(proto.ERR_NOT_CONNECTED)
+            if seat.channel_name != channel:
+                raise ServiceError(proto.ERR_STALE)
+            return seat
+    raise ServiceError(proto.ERR_STALE)
+
+
+def _reset_slot(slot: Slot) -> None:
+    """Free a slot: its seats (and their tokens) are gone, the series detached."""
+    slot.seats.all().delete()
+    slot.state = Slot.State.EMPTY
+    slot.board_size = None
+    slot.series_length = None
+    slot.first_player = rules.RED
+    slot.series = None
+    slot.game = None
+    slot.save()
+
+
+def _abandon_series(series: Series | None, game: Game | None) -> None:
+    if series is not None and series.status == Series.Status.ACTIVE:
+        series.status = Series.Status.ABANDONED
+        series.final_board = game.board if game is not None else None
+        series.save(update_fields=["status", "final_board"])
+
+
+def _start_game(slot: Slot, series: Series, number: int) -> Game:
+    game = Game.objects.create(
+        series=series,
+        number=number,
+        first_turn=rules.first_turn(number, series.first_player),
+        current_turn=rules.first_turn(number, series.first_player),
+        board=rules.Board(series.board_size).rows(),
+    )
+    slot.game = game
+    return game
+
+
+def _game_start_message(slot: Slot, series: Series, game: Game) -> dict[str, Any]:
+    return proto.message(
+        "game_start",
+        slot_id=slot.id,
+        board_size=series.board_size,
+        series_length=series.series_length,
+        players=list(rules.PLAYERS),
+        first_turn=game.first_turn,
+        current_game_number=game.number,
+        player_1_wins=series.player_1_wins,
+        player_2_wins=series.player_2_wins,
+        wins_required=series.wins_required,
+        player_models=proto.labels_by_player(series.player_1_model, series.player_2_model),
+        player_usernames=proto.labels_by_player(series.player_1_username, series.player_2_username),
+    )
+
+
+def _begin_series(slot: Slot, seats: dict[int, Seat], outbox: Outbox) -> None:
+    """Both seats are taken: create the series and its first game."""
+    red, blue = seats[rules.RED], seats[rules.BLUE]
+    series = Series.objects.create(
+        slot_id=slot.id,
+        board_size=slot.board_size,
+        series_length=slot.series_length,
+        first_player=slot.first_player,
+        player_1_model=red.model_name,
+        player_2_model=blue.model_name,
+        player_1_username=red.username,
+        player_2_username=blue.username,
+    )
+    slot.series = series
+    slot.state = Slot.State.FULL
+    game = _start_game(slot, series, 1)
+    slot.save()
+    _broadcast(outbox, seats, _game_start_message(slot, series, game))
+
+
+def _finish_game(slot: Slot, seats: dict[int, Seat], series: Series, game: Game, winner: int, reason: str,
+                 outbox: Outbox) -> None:
+    """Score a finished game and start the next one or end the series.
+
+    Shared by connected-sides wins and resignations so both count the same.
+    """
+    now = timezone.now()
+    game.winner = winner
+    game.end_reason = reason
+    game.current_turn = None
+    game.finished_at = now
+    game.save(update_fields=["winner", "end_reason", "current_turn", "finished_at"])
+    _broadcast(outbox, seats, proto.game_over(winner, reason))
+
+    if winner == rules.RED:
+        series.player_1_wins += 1
+    else:
+        series.player_2_wins += 1
+    series_winner = rules.series_winner(series.player_1_wins, series.player_2_wins, series.series_length)
+    if series_winner is None:
+        series.current_game_number = game.number + 1
+    series.save()
+    _broadcast(outbox, seats, proto.message(
+        "series_update",
+        player_1_wins=series.player_1_wins,
+        player_2_wins=series.player_2_wins,
+        current_game_number=series.current_game_number,
+        wins_required=series.wins_required,
+        series_length=series.series_length,
+    ))
+    if series_winner is None:
+        next_game = _start_game(slot, series, series.current_game_number)
+        slot.save(update_fields=["game", "updated_at"])
+        _broadcast(outbox, seats, _game_start_message(slot, series, next_game))
+        return
+
+    series.winner = series_winner
+    series.status = Series.Status.COMPLETED
+    series.completed_at = now
+    series.final_board = game.board
+    series.final_snapshot = slot_snapshot(slot, seats, series, game)
+    series.save()
+    slot.save(update_fields=["updated_at"])
+    _broadcast(outbox, seats, proto.message(
+        "series_over",
+        winner=series_winner,
+        player_1_wins=series.player_1_wins,
+        player_2_wins=series.player_2_wins,
+        wins_required=series.wins_required,
+        series_length=series.series_length,
+    ))
+
+
+def _seat(slot: Slot, player: int, token: str, model_name: str, username: str, origin: str, client_ip: str | None,
+          channel: str, process_id: str) -> Seat:
+    return Seat.objects.create(
+        slot=slot,
+        player=player,
+        token_hash=hash_token(token),
+        model_name=model_name,
+        username=username,
+        origin=origin,
+        client_ip=client_ip,
+        connected=True,
+        channel_name=channel,
+        process_id=process_id,
+    )
+
+
+def _series_over(slot: Slot) -> bool:
+    return slot.series is not None and slot.series.winner is not None
+
+
+# -- seating -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def matchmake(request: proto.MatchRequest, client_ip: str | None, channel: str, process_id: str) -> Outbox:
+    """Seat a /ws/matchmake connection: join the first waiting slot with the
+    same board size and series length whose owner is connected, else open the
+    lowest empty slot."""
+    ensure_slots()
+    cap = settings.HEX_MAX_CONNECTIONS_PER_IP
+    if cap and client_ip is not None:
+        open_here = Seat.objects.filter(client_ip=client_ip, origin=Seat.Origin.MATCHMAKE, connected=True).count()
+        if open_here >= cap:
+            raise ServiceError(proto.ERR_TOO_MANY_FROM_IP, proto.CLOSE_POLICY)
+    outbox = Outbox()
+    expire_due_seats(outbox)
+    # Lock the whole pool in id order: matchmaking is rare next to moves, and a
+    # single lock order cannot deadlock with another matchmaker.
+    pool = list(
+        Slot.objects.select_for_update().filter(id__lte=settings.HEX_MAX_SLOTS).order_by("id")
+    )
+    waiting_ids = [
+        s.id for s in pool
+        if s.state == Slot.State.WAITING and s.board_size == request.board_size
+        and s.series_length == request.series_length
+    ]
+    owner_connected = set(
+        Seat.objects.filter(slot_id__in=waiting_ids, player=rules.RED, connected=True).values_list("slot_id", flat=True)
+    )
+    token = new_token()
+    for slot in pool:
+        if slot.id in owner_connected:
+            seat = _seat(slot, rules.BLUE, token, request.model_name, request.username, Seat.Origin.MATCHMAKE,
+                         client_ip, channel, process_id)
+            outbox.send(channel, proto.joined(slot.id, rules.BLUE, slot.board_size, slot.series_length, token))
+            seats = _seats_of(slot)
+            _begin_series(slot, seats, outbox)
+            return _seated(outbox, slot, seat)
+    for slot in pool:
+        if slot.state == Slot.State.EMPTY:
+            slot.state = Slot.State.WAITING
+            slot.board_size = request.board_size
+            slot.series_length = request.series_length
+            slot.first_player = request.first_player
+            slot.save()
+            seat = _seat(slot, rules.RED, token, request.model_name, request.username, Seat.Origin.MATCHMAKE,
+                         client_ip, channel, process_id)
+            outbox.send(channel, proto.joined(slot.id, rules.RED, slot.board_size, slot.series_length, token))
+            outbox.send(channel, proto.waiting_for_opponent(slot.id, slot.board_size))
+            return _seated(outbox, slot, seat)
+    raise ServiceError(proto.ERR_NO_SLOT, proto.CLOSE_NORMAL)
+
+
+def _seated(outbox: Outbox, slot: Slot, seat: Seat) -> Outbox:
+    outbox.identity = Identity(slot.id, seat.id, seat.player)
+    outbox.membership_changed = True
+    outbox.changed_slots.add(slot.id)
+    return outbox
+
+
+@transaction.atomic
+def join_slot(slot_id: int, model_name: str, username: str, client_ip: str | None, channel: str,
+              process_id: str) -> Outbox:
+    """Join a given waiting slot as blue, inheriting its board size, series
+    length and first player."""
+    outbox = Outbox()
+    expire_due_seats(outbox)
+    slot = _locked_slot(slot_id)
+    if slot is None or slot_id > settings.HEX_MAX_SLOTS:
+        raise ServiceError(proto.ERR_SLOT_MISSING, proto.CLOSE_POLICY)
+    if slot.state != Slot.State.WAITING:
+        raise ServiceError(proto.ERR_SLOT_NOT_WAITING, proto.CLOSE_POLICY)
+    seats = _seats_of(slot)
+    owner = seats.get(rules.RED)
+    if owner is None or not owner.connected:
+        raise ServiceError(proto.ERR_SLOT_OWNER_DISCONNECTED, proto.CLOSE_POLICY)
+    if rules.BLUE in seats:
+        raise ServiceError(proto.ERR_SLOT_FULL, proto.CLOSE_POLICY)
+    token = new_token()
+    try:
+        with transaction.atomic():
+            seat = _seat(slot, rules.BLUE, token, model_name, username, Seat.Origin.JOIN_SLOT, client_ip, channel,
+                         process_id)
+    except IntegrityError:
+        raise ServiceError(proto.ERR_SLOT_FULL, proto.CLOSE_POLICY) from None
+    outbox.send(channel, proto.joined(slot.id, rules.BLUE, slot.board_size, slot.series_length, token))
+    seats[rules.BLUE] = seat
+    _begin_series(slot, seats, outbox)
+    return _seated(outbox, slot, seat)
+
+
+@transaction.atomic
+def reconnect_seat(slot_id: int, token: str, channel: str, process_id: str) -> Outbox:
+    """Rebind a reserved seat to a new connection.
+
+    The token stays valid for the seat's lifetime, so a seat can be resumed
+    any number of times (the reference rotates it without telling the client,
+    which makes a second reconnect impossible).
+    """
+    outbox = Outbox()
+    expire_due_seats(outbox)
+    slot = _locked_slot(slot_id)
+    if slot is None or slot.state == Slot.State.EMPTY:
+        raise ServiceError(proto.ERR_NOT_RECONNECTABLE, proto.CLOSE_POLICY)
+    seats = _seats_of(slot)
+    wanted = hash_token(token)
+    seat = next((s for s in seats.values() if hmac.compare_digest(s.token_hash, wanted)), None)
+    if seat is None:
+        raise ServiceError(proto.ERR_BAD_TOKEN, proto.CLOSE_POLICY)
+    if seat.connected and seat.channel_name and seat.channel_name != channel:
+        # The old socket may still be open (a half-dead connection): retire it.
+        outbox.close(seat.channel_name, proto.CLOSE_GOING_AWAY)
+    seat.connected = True
+    seat.channel_name = channel
+    seat.process_id = process_id
+    seat.reconnect_deadline = None
+    seat.save(update_fields=["connected", "channel_name", "process_id", "reconnect_deadline"])
+
+    outbox.send(channel, proto.message(
+        "reconnected",
+        slot_id=slot.id,
+        player=seat.player,
+        color=rules.color_of(seat.player),
+        board_size=slot.board_size,
+        series_length=slot.series_length,
+        protocol_version=rules.PROTOCOL_VERSION,
+        slot=slot_snapshot(slot, seats, slot.series, slot.game),
+    ))
+    other = seats.get(rules.opponent(seat.player))
+    if other is not None and other.connected:
+        outbox.send(other.channel_name, proto.opponent_reconnected(seat.player))
+    else:
+        outbox.send(channel, proto.waiting_for_opponent(slot.id, slot.board_size))
+    return _seated(outbox, slot, seat)
+
+
+# -- play ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def apply_move(slot_id: int, seat_id: int, channel: str, q: object, r: object) -> Outbox:
+    """Validate and persist one move; a rejection goes to the sender only."""
+    outbox = Outbox()
+    if not (rules.is_int(q) and rules.is_int(r)):
+        outbox.send(channel, proto.move_rejected(rules.REASON_MALFORMED))
+        return outbox
+    q, r = int(q), int(r)  # type: ignore[call-overload]
+    slot = _locked_slot(slot_id)
+    if slot is None:
+        raise ServiceError(proto.ERR_STALE)
+    seats = _seats_of(slot)
+    seat = _calling_seat(slot, seats, seat_id, channel)
+    reason = _slot_refusal(slot, seats)
+    game = slot.game
+    if reason is None:
+        board = rules.Board.from_rows(game.board)
+        reason = rules.check_move(board, seat.player, game.current_turn, q, r)
+    if reason is not None:
+        outbox.send(channel, proto.move_rejected(reason))
+        return outbox
+
+    winner = board.place(seat.player, q, r)
+    game.move_count += 1
+    game.board = board.rows()
+    game.last_move = [q, r]
+    game.current_turn = None if winner is not None else rules.opponent(seat.player)
+    game.moves.create(number=game.move_count, player=seat.player, q=q, r=r)
+    game.save(update_fields=["move_count", "board", "last_move", "current_turn"])
+    outbox.changed_slots.add(slot.id)
+    _broadcast(outbox, seats, proto.move(seat.player, q, r, game.current_turn))
+    if winner is not None:
+        _finish_game(slot, seats, slot.series, game, winner, Game.EndReason.CONNECTED_SIDES, outbox)
+    return outbox
+
+
+def _slot_refusal(slot: Slot, seats: dict[int, Seat]) -> str | None:
+    """Why nobody may play in this slot right now (reference order)."""
+    if slot.state != Slot.State.FULL or slot.game is None or len(seats) < 2:
+        return rules.REASON_NOT_STARTED
+    if not all(seat.connected for seat in seats.values()):
+        return rules.REASON_PAUSED
+    if _series_over(slot):
+        return rules.REASON_FINISHED
+    return None
+
+
+@transaction.atomic
+def resign(slot_id: int, seat_id: int, channel: str) -> Outbox:
+    """Concede the current game: it counts for the opponent exactly like a
+    connected-sides win, and the series continues or ends as usual."""
+    outbox = Outbox()
+    slot = _locked_slot(slot_id)
+    if slot is None:
+        raise ServiceError(proto.ERR_STALE)
+    seats = _seats_of(slot)
+    seat = _calling_seat(slot, seats, seat_id, channel)
+    if slot.state != Slot.State.FULL or slot.game is None:
+        raise ServiceError(rules.REASON_NOT_STARTED)
+    if _series_over(slot):
+        raise ServiceError(rules.REASON_FINISHED)
+    outbox.changed_slots.add(slot.id)
+    _finish_game(slot, seats, slot.series, slot.game, rules.opponent(seat.player), Game.EndReason.RESIGNATION,
+                 outbox)
+    return outbox
+
+
+def chat(slot_id: int, seat_id: int, channel: str, text: object) -> Outbox:
+    """Forward a sanitised chat line to the opponent only (no echo).
+
+    Read-only, so no transaction: a non-string message or an absent opponent
+    drops the line silently, as the reference does.
+    """
+    outbox = Outbox()
+    if not isinstance(text, str):
+        return outbox
+    cleaned = proto.clean_text(text, proto.CHAT_MAX)
+    seats = {seat.player: seat for seat in Seat.objects.filter(slot_id=slot_id)}
+    sender = next((s for s in seats.values() if s.id == seat_id and s.channel_name == channel), None)
+    if sender is None or not cleaned:
+        return outbox
+    outbox.send(_live_channel(seats.get(rules.opponent(sender.player))), proto.chat(sender.player, cleaned))
+    return outbox
+
+
+@transaction.atomic
+def keep_slot(slot_id: int, seat_id: int, channel: str) -> Outbox:
+    """Stay in the slot as red of a fresh series after the series ended or the
+    opponent left; the opponent, if still here, is told and closed."""
+    outbox = Outbox()
+    slot = _locked_slot(slot_id)
+    if slot is None:
+        raise ServiceError(proto.ERR_STALE)
+    if slot.state != Slot.State.FULL:
+        raise ServiceError(proto.ERR_KEEP_NOT_FINISHED)
+    if slot.series is None:
+        raise ServiceError(proto.ERR_KEEP_NOT_READY)
+    seats = _seats_of(slot)
+    seat = _calling_seat(slot, seats, seat_id, channel)
+    other = seats.get(rules.opponent(seat.player))
+    if not _series_over(slot) and other is not None and other.connected:
+        raise ServiceError(proto.ERR_KEEP_SERIES_RUNNING)
+
+    _abandon_series(slot.series, slot.game)
+    if other is not None:
+        if other.connected:
+            outbox.send(other.channel_name, proto.opponent_left_slot())
+            outbox.close(other.channel_name, proto.CLOSE_NORMAL)
+        other.delete()
+    token = new_token()
+    seat.player = rules.RED
+    seat.token_hash = hash_token(token)
+    seat.save(update_fields=["player", "token_hash"])
+    slot.state = Slot.State.WAITING
+    slot.first_player = rules.RED
+    slot.series = None
+    slot.game = None
+    slot.save()
+    outbox.send(channel, proto.slot_kept(slot.id, slot.board_size, slot.series_length, token))
+    outbox.send(channel, proto.waiting_for_opponent(slot.id, slot.board_size))
+    return _seated(outbox, slot, seat)
+
+
+# -- leaving and expiry -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def disconnect_seat(slot_id: int, seat_id: int, channel: str) -> Outbox:
+    """A seat's connection closed. Hold the seat for the reconnect window if
+    its series is unfinished; free the slot at once when a finished series
+    has nobody left."""
+    outbox = Outbox()
+    slot = _locked_slot(slot_id)
+    if slot is None:
+        return outbox
+    seats = _seats_of(slot)
+    seat = next((s for s in seats.values() if s.id == seat_id), None)
+    if seat is None or seat.channel_name != channel or not seat.connected:
+        return outbox  # superseded by a reconnect, or already released
+    _mark_disconnected(slot, seats, seat, outbox)
+    return outbox
+
+
+def _mark_disconnected(slot: Slot, seats: dict[int, Seat], seat: Seat, outbox: Outbox) -> None:
+    finished = _series_over(slot)
+    seat.connected = False
+    seat.channel_name = ""
+    seat.reconnect_deadline = None if finished else _deadline()
+    seat.save(update_fields=["connected", "channel_name", "reconnect_deadline"])
+    outbox.membership_changed = True
+    outbox.changed_slots.add(slot.id)
+    if finished and not any(s.connected for s in seats.values()):
+        _reset_slot(slot)
+        return
+    other = seats.get(rules.opponent(seat.player))
+    if other is not None and other.connected:
+        outbox.send(other.channel_name, proto.opponent_disconnected("waiting_for_reconnect",
+                                                                    settings.HEX_RECONNECT_TIMEOUT))
+
+
+def expire_due_seats(outbox: Outbox | None = None) -> Outbox:
+    """Reset every slot holding a seat whose reconnect window has passed.
+
+    Runs inside the caller's transaction (matchmaking and reconnects check on
+    access) or on its own from the sweeper, so expiry happens even when the
+    process that saw the disconnect is gone.
+    """
+    outbox = outbox if outbox is not None else Outbox()
+    now = timezone.now()
+    due = set(
+        Seat.objects.filter(connected=False, reconnect_deadline__lte=now).values_list("slot_id", flat=True)
+    )
+    for slot_id in sorted(due):
+        with transaction.atomic():
+            slot = _locked_slot(slot_id)
+            if slot is None:
+                continue
+            seats = _seats_of(slot)
+            if not any(not s.connected and s.reconnect_deadline and s.reconnect_deadline <= now
+                       for s in seats.values()):
+                continue  # reconnected meanwhile
+            for other in seats.values():
+                if other.connected:
+                    outbox.send(other.channel_name, proto.opponent_disconnected("reconnect_timeout",
+                                                                                settings.HEX_RECONNECT_TIMEOUT))
+                    outbox.close(other.channel_name, proto.CLOSE_NORMAL)
+            _abandon_series(slot.series, slot.game)
+            _reset_slot(slot)
+            outbox.membership_changed = True
+            outbox.changed_slots.add(slot.id)
+    return outbox
+
+
+def release_orphaned_seats(alive_process_ids: set[str]) -> Outbox:
+    """Treat seats held by dead server processes as disconnected, so their
+    players resume through /ws/reconnect on any living process."""
+    outbox = Outbox()
+    orphan_slots = set(
+        Seat.objects.filter(connected=True).exclude(process_id__in=alive_process_ids).values_list("slot_id", flat=True)
+    )
+    for slot_id in sorted(orphan_slots):
+        with transaction.atomic():
+            slot = _locked_slot(slot_id)
+            if slot is None:
+                continue
+            seats = _seats_of(slot)
+            for seat in list(seats.values()):
+                if seat.connected and seat.process_id not in alive_process_ids and slot.state != Slot.State.EMPTY:
+                    _mark_disconnected(slot, seats, seat, outbox)
+    return outbox

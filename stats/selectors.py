@@ -1,0 +1,96 @@
+"""Read-only queries over completed series: the statistics of the reference."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from games import rules
+from games.models import Series
+
+RECENT_LIMIT = 20
+
+
+def completed_series():
+    return Series.objects.filter(status=Series.Status.COMPLETED)
+
+
+def leaderboard_rows(board_size: int | None = None) -> list[dict[str, Any]]:
+    """Per (model_name, username): matches, wins, losses, games won/lost and
+    win rate, sorted like the reference (wins, win rate, game difference,
+    model name; all descending)."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    series_qs = completed_series()
+    if board_size is not None:
+        series_qs = series_qs.filter(board_size=board_size)
+    fields = ("winner", "player_1_model", "player_2_model", "player_1_username", "player_2_username",
+              "player_1_wins", "player_2_wins")
+    for winner, m1, m2, u1, u2, w1, w2 in series_qs.values_list(*fields).iterator():
+        for player, model, username, won, lost in (
+            (rules.RED, m1, u1, w1, w2),
+            (rules.BLUE, m2, u2, w2, w1),
+        ):
+            key = (model or "unknown", username or "")
+            row = rows.setdefault(key, {
+                "model_name": key[0], "username": username or None, "matches": 0, "wins": 0, "losses": 0,
+                "games_won": 0, "games_lost": 0, "win_rate": 0.0,
+            })
+            row["matches"] += 1
+            row["wins" if winner == player else "losses"] += 1
+            row["games_won"] += won
+            row["games_lost"] += lost
+    for row in rows.values():
+        row["win_rate"] = round(row["wins"] / row["matches"], 4) if row["matches"] else 0.0
+    return sorted(
+        rows.values(),
+        key=lambda r: (r["wins"], r["win_rate"], r["games_won"] - r["games_lost"], r["model_name"]),
+        reverse=True,
+    )
+
+
+def recent_matches(limit: int = RECENT_LIMIT, board_size: int | None = None) -> list[dict[str, Any]]:
+    qs = completed_series()
+    if board_size is not None:
+        qs = qs.filter(board_size=board_size)
+    return [
+        {
+            "id": s.id,
+            "slot_id": s.slot_id,
+            "board_size": s.board_size,
+            "series_length": s.series_length,
+            "games_played": s.current_game_number,
+            "winner": s.winner,
+            "player_1_model": s.player_1_model or None,
+            "player_2_model": s.player_2_model or None,
+            "player_1_username": s.player_1_username or None,
+            "player_2_username": s.player_2_username or None,
+            "player_1_wins": s.player_1_wins,
+            "player_2_wins": s.player_2_wins,
+            "completed_at": s.completed_at.isoformat() if s.completed_at else None,
+        }
+        for s in qs.order_by("-completed_at", "-id")[:limit]
+    ]
+
+
+def statistics(board_size: int | None = None) -> dict[str, Any]:
+    """The reference's /api/statistics document (persistence is always on)."""
+    qs = completed_series()
+    if board_size is not None:
+        qs = qs.filter(board_size=board_size)
+    sizes: Counter[str] = Counter()
+    lengths: Counter[str] = Counter()
+    matches = games = 0
+    for size, length, played in qs.values_list("board_size", "series_length", "current_game_number").iterator():
+        matches += 1
+        games += played
+        sizes[str(size)] += 1
+        lengths[str(length)] += 1
+    leaderboard = leaderboard_rows(board_size)
+    return {
+        "persistence_enabled": True,
+        "totals": {"matches": matches, "games": games, "models": len(leaderboard), "model_entries": 2 * matches},
+        "leaderboard": leaderboard,
+        "board_sizes": dict(sorted(sizes.items(), key=lambda kv: int(kv[0]))),
+        "series_lengths": dict(sorted(lengths.items(), key=lambda kv: int(kv[0]))),
+        "recent_matches": recent_matches(board_size=board_size),
+    }

@@ -1,0 +1,44 @@
+"""The HTTP API: health, slot list and statistics (reference shapes)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from games import rules
+from matchmaking.snapshots import list_slot_snapshots
+from stats import selectors
+from stats.serializers import HealthSerializer, SlotSnapshotSerializer, StatisticsSerializer
+
+
+class HealthView(APIView):
+    @extend_schema(responses=HealthSerializer, summary="Liveness check")
+    def get(self, request: Request) -> Response:
+        return Response({"status": "ok"})
+
+
+class SlotListView(APIView):
+    @extend_schema(
+        responses=SlotSnapshotSerializer(many=True),
+        summary="Every slot's public state",
+        description="All slots, empty ones included. Never contains reconnect tokens.",
+    )
+    def get(self, request: Request) -> Response:
+        return Response(list_slot_snapshots())
+
+
+class StatisticsView(APIView):
+    @extend_schema(
+        responses=StatisticsSerializer,
+        summary="Leaderboard and totals from completed series",
+        parameters=[OpenApiParameter("board_size", int, description="Only series on this board size",
+                                     enum=list(rules.BOARD_SIZES))],
+    )
+    def get(self, request: Request) -> Response:
+        raw = request.query_params.get("board_size")
+        board_size = int(raw) if raw and raw.isdigit() and int(raw) in rules.BOARD_SIZES else None
+        if raw and board_size is None:
+            return Response({"detail": f"board_size must be one of {list(rules.BOARD_SIZES)}"}, status=400)
+        return Response(selectors.statistics(board_size))
