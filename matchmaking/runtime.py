@@ -120,5 +120,8 @@ def reset_for_tests() -> None:
     """Forget the per-process start state (each test has its own event loop)."""
     global _started, _sweeper, _start_lock
     if _sweeper is not None:
-        _sweeper.cancel()
+        try:
+            _sweeper.cancel()
+        except RuntimeError:  # its event loop is already closed
+            pass
     _started = _sweeper = _start_lock = None
