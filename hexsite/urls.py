@@ -13,3 +13,13 @@ urlpatterns = [
     path("api/redoc", SpectacularRedocView.as_view(url_name="openapi-schema"), name="redoc"),
     path("admin/", admin.site.urls),
 ]
+
+# Web pages (hexsite.views): landing, usage guide, live overview, statistics.
+from hexsite import views as pages  # noqa: E402
+
+urlpatterns += [
+    path("", pages.landing, name="landing"),
+    path("docs", pages.docs, name="docs"),
+    path("overview", pages.overview, name="overview"),
+    path("statistics", pages.statistics_page, name="statistics"),
+]

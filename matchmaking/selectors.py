@@ -1,0 +1,56 @@
+"""Read-only views of slots for the web pages.
+
+The pages show the same snapshots as ``/slots`` (``list_slot_snapshots``),
+plus what the reference snapshot lacks: the last move of the current game.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from matchmaking.models import Slot
+from matchmaking.snapshots import list_slot_snapshots
+
+
+def overview_slots(slot_ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
+    """Every slot's public snapshot plus ``last_move`` (``[q, r]`` or ``None``).
+
+    Three queries whatever the number of slots: the two of
+    ``list_slot_snapshots`` and one for the last moves of the current games.
+    The last move is kept only if it belongs to the position in the snapshot
+    (same move count), so a move committed between the two reads never marks
+    a cell the drawn board does not have. ``slot_ids`` keeps only those slots.
+    """
+    snapshots = list_slot_snapshots()
+    if slot_ids is not None:
+        wanted = set(slot_ids)
+        snapshots = [snap for snap in snapshots if snap["slot_id"] in wanted]
+    playing = [snap["slot_id"] for snap in snapshots if snap["board"] is not None]
+    last_moves: dict[int, tuple[int, list[int] | None]] = {}
+    if playing:
+        rows = Slot.objects.filter(id__in=playing, game__isnull=False).values_list(
+            "id", "game__move_count", "game__last_move"
+        )
+        last_moves = {slot_id: (count, move) for slot_id, count, move in rows}
+    result = []
+    for snap in snapshots:
+        count, move = last_moves.get(snap["slot_id"], (None, None))
+        valid = move is not None and count == snap["move_count"] and snap["move_count"] > 0
+        result.append({**snap, "last_move": list(move) if valid else None})
+    return result
+
+
+def overview_counts(snapshots: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """Slots in use, games running, seated players and free slots of a snapshot list."""
+    snaps = list(snapshots)
+    in_use = [s for s in snaps if s["state"] != "empty"]
+    running = [s for s in in_use if s["state"] == "full" and s["series_winner"] is None and s["winner"] is None
+               and s["board"] is not None]
+    return {
+        "slots_total": len(snaps),
+        "slots_in_use": len(in_use),
+        "slots_free": len(snaps) - len(in_use),
+        "games_running": len(running),
+        "players_connected": sum(len(s["connected_players"]) for s in snaps),
+    }
