@@ -23,6 +23,17 @@ def _fresh_runtime() -> Iterator[None]:
     runtime.reset_for_tests()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer() -> Iterator[None]:
+    """Each test runs its own event loop: drop the in-memory channel layer, whose
+    queues belong to the loop that first used them."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 @pytest.fixture
 def live_server_factory(tmp_path: Path) -> Iterator:
     """Start real daphne servers: ``live_server_factory(env={...})``."""
