@@ -1,0 +1,130 @@
+"""Real daphne, real WebSocket clients: complete series, crashes, crowds."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+import websockets
+
+from games import rules
+from tests.support.bots import Bot, play_pair
+
+pytestmark = pytest.mark.e2e
+
+
+def http_json(url: str):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def stored_moves(db_path: Path) -> list[tuple[int, int, int, int]]:
+    """Every persisted move as (game number, player, q, r), in play order."""
+    with sqlite3.connect(db_path) as db:
+        return db.execute(
+            "SELECT g.number, m.player, m.q, m.r FROM games_move m JOIN games_game g ON g.id = m.game_id "
+            "ORDER BY g.series_id, g.number, m.number"
+        ).fetchall()
+
+
+@pytest.mark.parametrize("series_length", [1, 3])
+def test_two_bots_complete_a_series_and_it_is_recorded(daphne_server, tmp_path, series_length):
+    first, second = asyncio.run(play_pair(daphne_server.ws_url, board_size=7, series_length=series_length))
+
+    assert first.series_over == second.series_over
+    result = first.series_over
+    needed = rules.wins_required(series_length)
+    assert max(result["player_1_wins"], result["player_2_wins"]) == needed
+    assert result["winner"] == (rules.RED if result["player_1_wins"] == needed else rules.BLUE)
+    # The creator is red and hears joined before waiting_for_opponent; the joiner is blue.
+    assert first.types()[:2] == ["joined", "waiting_for_opponent"]
+    assert second.types()[:2] == ["joined", "game_start"]
+    assert (first.player, second.player) == (rules.RED, rules.BLUE)
+    # First turn alternates by game number.
+    starts = [m["payload"] for m in first.received if m["type"] == "game_start"]
+    assert [s["first_turn"] for s in starts] == [rules.first_turn(s["current_game_number"]) for s in starts]
+    # Both saw the same moves, and exactly those are in the database.
+    assert first.accepted_moves == second.accepted_moves
+    assert stored_moves(tmp_path / "arena.sqlite3") == first.accepted_moves
+
+    stats = http_json(f"{daphne_server.http_url}/api/statistics")
+    assert stats["totals"]["matches"] == 1
+    match = stats["recent_matches"][0]
+    assert match["series_length"] == series_length
+    assert (match["player_1_model"], match["player_2_model"]) == ("bot_one", "bot_two")
+    assert (match["player_1_wins"], match["player_2_wins"]) == (result["player_1_wins"], result["player_2_wins"])
+    slots_text = urllib.request.urlopen(f"{daphne_server.http_url}/slots", timeout=10).read().decode()
+    assert first.token not in slots_text and second.token not in slots_text
+
+
+def test_kill_9_mid_series_then_both_players_resume_and_finish(live_server_factory, tmp_path):
+    """Crash the server in game 2 of a best-of-3; after a restart on the same
+    database both players return with their tokens and every accepted move is
+    still there."""
+    env = {"HEX_RECONNECT_TIMEOUT": "60", "HEX_SWEEP_INTERVAL": "0.2"}
+    server = live_server_factory(env=env)
+
+    async def scenario() -> tuple[Bot, Bot, list]:
+        red = Bot(server.ws_url, series_length=3, seed=11, model_name="red_bot", pause_at=(2, 5))
+        blue = Bot(server.ws_url, series_length=3, seed=12, model_name="blue_bot", pause_at=(2, 5))
+        red_task = asyncio.create_task(red.play())
+        await asyncio.sleep(0.2)
+        blue_task = asyncio.create_task(blue.play())
+        await asyncio.wait_for(asyncio.gather(red.paused.wait(), blue.paused.wait()), timeout=60)
+        before = list(red.accepted_moves)
+
+        server.kill()
+        await asyncio.gather(red_task, blue_task)
+        server.start()
+
+        await asyncio.wait_for(asyncio.gather(red.resume(), blue.resume()), timeout=90)
+        return red, blue, before
+
+    red, blue, before = asyncio.run(scenario())
+
+    assert red.series_over is not None and red.series_over == blue.series_over
+    assert [m["type"] for m in red.received if m["type"] == "reconnected"] == ["reconnected"]
+    stored = stored_moves(tmp_path / "arena.sqlite3")
+    assert stored[: len(before)] == before, "a move accepted before the crash was lost"
+    assert stored == red.accepted_moves == blue.accepted_moves
+    assert any(game == 2 for game, *_ in before)
+    stats = http_json(f"{server.http_url}/api/statistics")
+    assert stats["totals"]["matches"] == 1
+
+
+def test_simultaneous_connects_never_share_a_seat(live_server_factory):
+    """Thirty clients connect at once to six slots: twelve get distinct seats,
+    the rest a clear 'No available slot'."""
+    server = live_server_factory(env={"HEX_MAX_SLOTS": "6", "HEX_MAX_CONNECTIONS_PER_IP": "0"})
+    url = f"{server.ws_url}/ws/matchmake?{urlencode({'board_size': 7, 'series_length': 1})}"
+
+    async def connect_one(results: list, hold: asyncio.Event) -> None:
+        async with websockets.connect(url) as ws:
+            first = json.loads(await ws.recv())
+            results.append(first)
+            if first["type"] == "joined":
+                await hold.wait()
+
+    async def crowd() -> list:
+        results: list = []
+        hold = asyncio.Event()
+        tasks = [asyncio.create_task(connect_one(results, hold)) for _ in range(30)]
+        while len(results) < 30:
+            await asyncio.sleep(0.05)
+        slots = http_json(f"{server.http_url}/slots")
+        hold.set()
+        await asyncio.gather(*tasks)
+        return results, slots
+
+    results, slots = asyncio.run(asyncio.wait_for(crowd(), timeout=60))
+    seats = [(m["payload"]["slot_id"], m["payload"]["player"]) for m in results if m["type"] == "joined"]
+    refusals = [m["payload"]["message"] for m in results if m["type"] == "error"]
+    assert len(seats) == 12
+    assert len(set(seats)) == 12
+    assert refusals == ["No available slot"] * 18
+    assert all(slot["state"] == "full" and slot["player_count"] == 2 for slot in slots)
