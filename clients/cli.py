@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--match-delay", type=_non_negative, default=3.0,
                              help="seconds the finished board of a game stays shown before the next one "
                                   "(default 3; SPACE skips)")
+            sub.add_argument("--close-when-done", action="store_true",
+                             help="close the window by itself when the session ends (demos, CI)")
     return parser
 
 
@@ -114,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return EXIT_USAGE
             from clients.gui import run_gui
 
-            return run_gui(options, match_delay=args.match_delay)
+            return run_gui(options, match_delay=args.match_delay, close_when_done=args.close_when_done)
         session = Session(options)
         return run_blocking(session)
     except ClientError as exc:

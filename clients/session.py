@@ -67,6 +67,7 @@ class Session:
         self.decider = self._make_decider()
         self._lock = threading.Lock()
         self._snapshot = self.view.snapshot()
+        self._finished: ViewSnapshot | None = None
         self.client = ArenaClient(options.server, reconnect_window=options.reconnect_window,
                                   on_event=self._connection_event)
         self.runner = SeriesRunner(self.client, self.view, self.decider, self.replay, move_delay=options.move_delay,
@@ -98,6 +99,13 @@ class Session:
         snapshot = view.snapshot()
         with self._lock:
             self._snapshot = snapshot
+            if snapshot.game_winner is not None:
+                self._finished = snapshot
+
+    def finished_game(self) -> ViewSnapshot | None:
+        """The final position of the latest finished game (a display may hold it a while)."""
+        with self._lock:
+            return self._finished
 
     def snapshot(self) -> ViewSnapshot:
         """The latest state, for another thread."""
