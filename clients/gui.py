@@ -107,6 +107,16 @@ def pixel_to_cell(layout: BoardLayout, x: float, y: float) -> tuple[int, int] | 
     return None
 
 
+def edge_width(layout: BoardLayout) -> int:
+    """Thickness of the goal-edge lines, which are centred on the board's border."""
+    return max(4, int(layout.radius * 0.28))
+
+
+def highlight_ring(layout: BoardLayout) -> tuple[int, int]:
+    """Outer radius and thickness of the last-move ring (drawn inside the stone)."""
+    return max(3, int(layout.radius * HIGHLIGHT_SCALE)), max(2, int(layout.radius * 0.12))
+
+
 def goal_edges(layout: BoardLayout) -> dict[int, list[list[tuple[float, float]]]]:
     """Polylines along the board's outer border, by the player whose goal they are."""
     n = layout.board_size
@@ -149,7 +159,7 @@ def draw_board(surface: pygame.Surface, snapshot: ViewSnapshot, layout: BoardLay
     for player, lines in goal_edges(layout).items():
         colour = RED_EDGE if player == rules.RED else BLUE_EDGE
         for line in lines:
-            pygame.draw.lines(surface, colour, False, line, max(4, int(layout.radius * 0.28)))
+            pygame.draw.lines(surface, colour, False, line, edge_width(layout))
     stone_radius = max(2, int(layout.radius * STONE_SCALE))
     for r in range(n):
         for q in range(n):
@@ -164,8 +174,8 @@ def draw_board(surface: pygame.Surface, snapshot: ViewSnapshot, layout: BoardLay
     if snapshot.last_move is not None and snapshot.cells:
         q, r = snapshot.last_move
         # A ring inside the stone: the stone's own colour stays visible at its centre.
-        pygame.draw.circle(surface, LAST_MOVE, cell_center(layout, q, r), max(3, int(layout.radius * HIGHLIGHT_SCALE)),
-                           max(2, int(layout.radius * 0.12)))
+        ring_radius, ring_width = highlight_ring(layout)
+        pygame.draw.circle(surface, LAST_MOVE, cell_center(layout, q, r), ring_radius, ring_width)
     for q in range(n):
         x, y = cell_center(layout, q, 0)
         text = fonts.small.render(str(q), True, MUTED_TEXT)
