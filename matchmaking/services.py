@@ -64,16 +64,14 @@ def ensure_slots() -> None:
 
 
 def _locked_slot(slot_id: int) -> Slot | None:
-    return (
-        Slot.objects.select_for_update(of=("self",))
-        .select_related("series", "game")
-        .filter(id=slot_id)
-        .first()
-    )
+    # No ORDER BY (unlike .first()): this runs on every move.
+    found = list(Slot.objects.select_for_update(of=("self",)).select_related("series", "game").filter(id=slot_id)
+                 .order_by())
+    return found[0] if found else None
 
 
 def _seats_of(slot: Slot) -> dict[int, Seat]:
-    return {seat.player: seat for seat in slot.seats.all()}
+    return {seat.player: seat for seat in slot.seats.order_by()}
 
 
 def _deadline() -> Any:
