@@ -13,6 +13,27 @@ from tests.support.live import LiveServer
 os.environ.setdefault("HEX_TESTING", "1")
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory) -> None:
+    """Test database on SQLite: a file, not Django's default in-memory database.
+
+    Django tests SQLite in a shared-cache in-memory database. Shared-cache
+    SQLite uses table-level locks that ignore the busy timeout, so as soon as a
+    consumer's ``database_sync_to_async`` thread and another thread touch the
+    database at once, one fails with "database table is locked". A file
+    database behaves like production instead: WAL, ``BEGIN IMMEDIATE`` and a
+    busy timeout (see ``database_from_url`` in the settings) serialise writers
+    and let readers through. The file lives in pytest's per-session (and, under
+    xdist, per-worker) temporary directory. An explicit TEST NAME, or another
+    engine (PostgreSQL in tests/services), is left alone.
+    """
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] == "django.db.backends.sqlite3" and not db.get("TEST", {}).get("NAME"):
+        db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("testdb") / "test.sqlite3")
+
+
 @pytest.fixture(autouse=True)
 def _fresh_runtime() -> Iterator[None]:
     """Each test runs its own event loop: forget the per-process sweeper."""

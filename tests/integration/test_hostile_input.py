@@ -280,11 +280,20 @@ def test_messages_from_a_refused_connection_do_nothing():
     run(scenario())
 
 
-def test_unknown_path_is_not_served():
+def test_foreign_browser_origin_is_refused_but_bots_without_origin_are_not():
+    """A page on another site cannot drive a visitor's browser into our sockets."""
     async def scenario():
-        ws = WS("/ws/admin")
-        with pytest.raises(ValueError):
-            await ws.connect()
+        evil = WS("/ws/matchmake?board_size=7", headers=[(b"origin", b"http://evil.example")])
+        accepted, _code = await evil.comm.connect(timeout=5)
+        assert accepted is False
+        assert all(s["state"] == "empty" for s in await slots())
+        local = WS("/ws/matchmake?board_size=7", headers=[(b"origin", b"http://localhost:8000")])
+        await local.connect()
+        assert (await local.expect("joined"))["slot_id"] == 1
+        bot = await matchmake(7)  # no Origin header at all
+        assert bot.joined["slot_id"] == 1
+        await local.close()
+        await bot.close()
 
     run(scenario())
 
