@@ -190,17 +190,16 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 # -- statistics ------------------------------------------------------------------
 
-SORT_COLUMNS: dict[str, tuple[str, str]] = {
-    # key: (label, default direction)
-    "rank": ("#", "asc"),
-    "model": ("Model", "asc"),
-    "username": ("User", "asc"),
-    "matches": ("Series", "desc"),
-    "wins": ("Won", "desc"),
-    "losses": ("Lost", "desc"),
-    "games_won": ("Games won", "desc"),
-    "games_lost": ("Games lost", "desc"),
-    "win_rate": ("Win rate", "desc"),
+SORT_COLUMNS: dict[str, tuple[str, str, str]] = {
+    # key: (label, short label for phones, default direction)
+    "rank": ("#", "#", "asc"),
+    "model": ("Model", "Model", "asc"),
+    "matches": ("Series", "S", "desc"),
+    "wins": ("Won", "W", "desc"),
+    "losses": ("Lost", "L", "desc"),
+    "games_won": ("Games won", "GW", "desc"),
+    "games_lost": ("Games lost", "GL", "desc"),
+    "win_rate": ("Win rate", "Win %", "desc"),
 }
 NUMERIC_HINTS = {"matches", "wins", "losses", "games_won", "games_lost", "win_rate"}
 
@@ -208,7 +207,7 @@ NUMERIC_HINTS = {"matches", "wins", "losses", "games_won", "games_lost", "win_ra
 def _sort_rows(rows: list[dict[str, Any]], key: str, direction: str) -> list[dict[str, Any]]:
     """Rows ordered by one column; Python's sort is stable in both directions,
     so ties keep the leaderboard (rank) order."""
-    text_keys = {"model": "model_name", "username": "username"}
+    text_keys = {"model": "model_name"}
     if key in text_keys:
         field = text_keys[key]
 
@@ -251,9 +250,9 @@ def statistics_page(request: HttpRequest) -> HttpResponse:
     sort = request.GET.get("sort", "rank")
     if sort not in SORT_COLUMNS:
         sort = "rank"
-    direction = request.GET.get("dir", SORT_COLUMNS[sort][1])
+    direction = request.GET.get("dir", SORT_COLUMNS[sort][2])
     if direction not in ("asc", "desc"):
-        direction = SORT_COLUMNS[sort][1]
+        direction = SORT_COLUMNS[sort][2]
 
     data = stats_selectors.statistics(board_size)
     rows = [{**row, "rank": index, "win_percent": f"{row['win_rate'] * 100:.1f}%"}
@@ -261,12 +260,13 @@ def statistics_page(request: HttpRequest) -> HttpResponse:
     rows = _sort_rows(rows, sort, direction)
 
     columns = []
-    for key, (label, default_dir) in SORT_COLUMNS.items():
+    for key, (label, short, default_dir) in SORT_COLUMNS.items():
         active = key == sort
         next_dir = ("desc" if direction == "asc" else "asc") if active else default_dir
         columns.append({
             "key": key,
             "label": label,
+            "short": short,
             "numeric": key in NUMERIC_HINTS or key == "rank",
             "active": active,
             "aria_sort": ("ascending" if direction == "asc" else "descending") if active else None,
