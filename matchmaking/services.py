@@ -250,18 +250,20 @@ def matchmake(request: proto.MatchRequest, client_ip: str | None, channel: str, 
     same board size and series length whose owner is connected, else open the
     lowest empty slot."""
     ensure_slots()
+    outbox = Outbox()
+    # Lock the whole pool in id order: matchmaking is rare next to moves, and a
+    # single lock order cannot deadlock with another matchmaker. Everything
+    # below (the per-IP count, expiry) happens under this lock.
+    pool = list(
+        Slot.objects.select_for_update().filter(id__lte=settings.HEX_MAX_SLOTS).order_by("id")
+    )
     cap = settings.HEX_MAX_CONNECTIONS_PER_IP
     if cap and client_ip is not None:
         open_here = Seat.objects.filter(client_ip=client_ip, origin=Seat.Origin.MATCHMAKE, connected=True).count()
         if open_here >= cap:
             raise ServiceError(proto.ERR_TOO_MANY_FROM_IP, proto.CLOSE_POLICY)
-    outbox = Outbox()
-    expire_due_seats(outbox)
-    # Lock the whole pool in id order: matchmaking is rare next to moves, and a
-    # single lock order cannot deadlock with another matchmaker.
-    pool = list(
-        Slot.objects.select_for_update().filter(id__lte=settings.HEX_MAX_SLOTS).order_by("id")
-    )
+    if expire_due_seats(outbox).changed_slots:
+        pool = list(Slot.objects.filter(id__lte=settings.HEX_MAX_SLOTS).order_by("id"))
     waiting_ids = [
         s.id for s in pool
         if s.state == Slot.State.WAITING and s.board_size == request.board_size
@@ -307,8 +309,9 @@ def join_slot(slot_id: int, model_name: str, username: str, client_ip: str | Non
     """Join a given waiting slot as blue, inheriting its board size, series
     length and first player."""
     outbox = Outbox()
-    expire_due_seats(outbox)
     slot = _locked_slot(slot_id)
+    if slot is not None:
+        _expire_if_due(slot, timezone.now(), outbox)
     if slot is None or slot_id > settings.HEX_MAX_SLOTS:
         raise ServiceError(proto.ERR_SLOT_MISSING, proto.CLOSE_POLICY)
     if slot.state != Slot.State.WAITING:
@@ -341,8 +344,9 @@ def reconnect_seat(slot_id: int, token: str, channel: str, process_id: str) -> O
     which makes a second reconnect impossible).
     """
     outbox = Outbox()
-    expire_due_seats(outbox)
     slot = _locked_slot(slot_id)
+    if slot is not None:
+        _expire_if_due(slot, timezone.now(), outbox)
     if slot is None or slot.state == Slot.State.EMPTY:
         raise ServiceError(proto.ERR_NOT_RECONNECTABLE, proto.CLOSE_POLICY)
     seats = _seats_of(slot)
@@ -527,7 +531,9 @@ def _mark_disconnected(slot: Slot, seats: dict[int, Seat], seat: Seat, outbox: O
     finished = _series_over(slot)
     seat.connected = False
     seat.channel_name = ""
-    seat.reconnect_deadline = None if finished else _deadline()
+    # Unfinished series: the window holds the seat. Finished series: it bounds how
+    # long a lone remaining player keeps the slot (the reference resets it then).
+    seat.reconnect_deadline = _deadline()
     seat.save(update_fields=["connected", "channel_name", "reconnect_deadline"])
     outbox.membership_changed = True
     outbox.changed_slots.add(slot.id)
@@ -543,9 +549,8 @@ def _mark_disconnected(slot: Slot, seats: dict[int, Seat], seat: Seat, outbox: O
 def expire_due_seats(outbox: Outbox | None = None) -> Outbox:
     """Reset every slot holding a seat whose reconnect window has passed.
 
-    Runs inside the caller's transaction (matchmaking and reconnects check on
-    access) or on its own from the sweeper, so expiry happens even when the
-    process that saw the disconnect is gone.
+    Runs from the sweeper and inside matchmaking, so expiry happens even when
+    the process that saw the disconnect is gone.
     """
     outbox = outbox if outbox is not None else Outbox()
     now = timezone.now()
@@ -555,22 +560,30 @@ def expire_due_seats(outbox: Outbox | None = None) -> Outbox:
     for slot_id in sorted(due):
         with transaction.atomic():
             slot = _locked_slot(slot_id)
-            if slot is None:
-                continue
-            seats = _seats_of(slot)
-            if not any(not s.connected and s.reconnect_deadline and s.reconnect_deadline <= now
-                       for s in seats.values()):
-                continue  # reconnected meanwhile
-            for other in seats.values():
-                if other.connected:
-                    outbox.send(other.channel_name, proto.opponent_disconnected("reconnect_timeout",
-                                                                                settings.HEX_RECONNECT_TIMEOUT))
-                    outbox.close(other.channel_name, proto.CLOSE_NORMAL)
-            _abandon_series(slot.series, slot.game)
-            _reset_slot(slot)
-            outbox.membership_changed = True
-            outbox.changed_slots.add(slot.id)
+            if slot is not None:
+                _expire_if_due(slot, now, outbox)
     return outbox
+
+
+def _expire_if_due(slot: Slot, now: Any, outbox: Outbox) -> bool:
+    """With ``slot`` locked: reset it if one of its seats' windows passed.
+
+    The remaining player is told (reason ``reconnect_timeout``) and closed,
+    the unfinished series is kept as abandoned, and every token dies.
+    """
+    seats = _seats_of(slot)
+    if not any(not s.connected and s.reconnect_deadline and s.reconnect_deadline <= now for s in seats.values()):
+        return False
+    for other in seats.values():
+        if other.connected:
+            outbox.send(other.channel_name, proto.opponent_disconnected("reconnect_timeout",
+                                                                        settings.HEX_RECONNECT_TIMEOUT))
+            outbox.close(other.channel_name, proto.CLOSE_NORMAL)
+    _abandon_series(slot.series, slot.game)
+    _reset_slot(slot)
+    outbox.membership_changed = True
+    outbox.changed_slots.add(slot.id)
+    return True
 
 
 def release_orphaned_seats(alive_process_ids: set[str]) -> Outbox:
