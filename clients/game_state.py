@@ -280,6 +280,8 @@ class GameView:
         self.status = f"resumed slot {self.slot_id} at move {self.move_count}"
 
     def _on_opponent_disconnected(self, payload: dict[str, Any]) -> None:
+        if self.waiting and payload.get("reason") != "reconnect_timeout":
+            return  # alone in the slot: a late notice about a previous opponent
         self.paused = True
         if payload.get("reason") == "reconnect_timeout":
             self.status = "opponent did not come back"

@@ -133,6 +133,7 @@ class SeriesRunner:
         self._sent_key: tuple[int, int, int] | None = None
         self._last_sent: dict[str, int] | None = None
         self._rejections = 0
+        self._keep_pending = False
 
     async def run(self, request: SeatRequest) -> int:
         await self.client.open(request)
@@ -224,30 +225,53 @@ class SeriesRunner:
         elif kind == "series_over":
             self.say(view.status)
             if self.keep_slot:
-                await self.client.keep_slot()
+                await self._keep()
                 return None
             self.client.resumable = False
             self.replay.terminal("series_over", EXIT_OK, view.status, winner=view.series_winner,
                                  player_1_wins=view.wins[rules.RED], player_2_wins=view.wins[rules.BLUE])
             return EXIT_OK
         elif kind == "slot_kept":
+            self._keep_pending = False
             self.say(view.status)
         elif kind == "error":
             text = str(message.get("message"))
             if before_player is None:
                 raise ServerRefusedError(self._refusal_text(text))
+            if self._keep_pending:
+                return self._keep_refused(text)
             raise ServerRefusedError(f"server error: {text}")
         elif kind == "opponent_disconnected":
             if message.get("reason") == "reconnect_timeout":
                 raise OpponentLeftError("opponent left: they did not reconnect within the reconnect window")
+            if view.waiting:
+                # Alone in a kept slot there is no opponent to lose: the notice
+                # is a late one about the previous series.
+                return None
             self.say(view.status)
             if self.keep_slot:
-                await self.client.keep_slot()
+                await self._keep()
         elif kind == "opponent_reconnected":
             self.say(view.status)
         elif kind == "opponent_left_slot":
             detail = message.get("message") or "they kept the slot for another match"
             raise OpponentLeftError(f"opponent left: {detail}")
+        return None
+
+    async def _keep(self) -> None:
+        self._keep_pending = True
+        await self.client.keep_slot()
+
+    def _keep_refused(self, text: str) -> int | None:
+        """A refused keep_slot is no failure: the series still ends (or goes on) normally."""
+        self._keep_pending = False
+        self.say(f"could not keep the slot: {text}")
+        if self.view.series_winner is not None:
+            self.client.resumable = False
+            self.replay.terminal("series_over", EXIT_OK, f"{self.view.status}; could not keep the slot: {text}",
+                                 winner=self.view.series_winner, player_1_wins=self.view.wins[rules.RED],
+                                 player_2_wins=self.view.wins[rules.BLUE])
+            return EXIT_OK
         return None
 
     def _refusal_text(self, text: str) -> str:

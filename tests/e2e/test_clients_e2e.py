@@ -169,7 +169,7 @@ def test_client_resumes_after_its_connection_is_cut_mid_game(live_server_factory
     assert any(r["event"] == "connection" and r["state"] == "reconnected" for r in records)
     types = [r["message"]["type"] for r in records if r["event"] == "server_message"]
     resumed_at = types.index("reconnected")
-    # The cut came in the middle of game 1: moves before, the rest of the series after.
+    # The cut came mid-game (game 1 needs at least 13 moves, ~1.5 kB): moves before, the rest after.
     assert "game_start" in types[:resumed_at] and "series_over" not in types[:resumed_at]
     assert types[resumed_at - 1] == "move"
     assert types[-1] == "series_over"
@@ -259,3 +259,31 @@ def test_opponent_who_never_comes_back_ends_the_client(live_server_factory, tmp_
     assert "opponent left" in one_line(err)
     assert "opponent disconnected" in out
     assert read_replay(tmp_path / "left.jsonl")[-1]["outcome"] == "opponent_left"
+
+
+# -- keeping a slot, joining a slot ------------------------------------------------------------
+
+
+def test_keep_slot_hosts_a_second_series_joined_by_slot_id(daphne_server, tmp_path: Path) -> None:
+    common = ["--server", daphne_server.ws_url, "--move-delay", "0"]
+    keeper = start_client(["play", "--model-name", "model_first", "--board-size", "7", "--keep-slot",
+                           "--replay-log", "keeper.jsonl", *common], tmp_path)
+    try:
+        first = start_client(["random", "--seed", "1", "--board-size", "7", *common], tmp_path)
+        assert finish(first)[0] == 0
+        records = read_replay(tmp_path / "keeper.jsonl")
+        slot_id = next(r["message"]["payload"]["slot_id"] for r in records
+                       if r["event"] == "server_message" and r["message"]["type"] == "joined")
+        # The second opponent asks for another board size: --slot-id inherits the slot's.
+        second = start_client(["random", "--seed", "2", "--board-size", "11", "--slot-id", str(slot_id), *common],
+                              tmp_path)
+        code, out, err = finish(second)
+        assert code == 0, err
+        assert f"joined slot {slot_id} as blue (board 7, best of 1)" in out
+    finally:
+        keeper.terminate()
+        keeper.communicate(timeout=30)
+    types = [r["message"]["type"] for r in read_replay(tmp_path / "keeper.jsonl") if r["event"] == "server_message"]
+    assert types.count("series_over") == 2
+    assert types.count("slot_kept") >= 1
+    assert "error" not in types
