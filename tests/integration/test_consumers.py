@@ -891,6 +891,53 @@ def test_finished_series_slot_is_freed_once_both_left():
     run(scenario())
 
 
+def test_finished_series_with_one_player_left_is_released_after_the_window(settings):
+    """As the reference: a player who stays after the series, alone, does not
+    hold the slot forever; when the departed seat's window passes the slot is
+    reset and the remaining player told and closed."""
+    settings.HEX_RECONNECT_TIMEOUT = 0.3
+    settings.HEX_SWEEP_INTERVAL = 0.05
+
+    async def scenario():
+        red, blue, start = await pair(7)
+        await win_game(red, blue, 7, start["first_turn"], BLUE)
+        await both_get([red, blue], "series_over")
+        await red.close()
+        assert (await blue.expect("opponent_disconnected"))["reason"] == "waiting_for_reconnect"
+        timeout = await blue.expect("opponent_disconnected", timeout=10)
+        assert timeout["reason"] == "reconnect_timeout"
+        assert await blue.expect_close() == 1000
+        await blue.close()
+        assert (await slot(1))["state"] == "empty"
+        # The completed series stays completed (and counted).
+        series = await db(lambda: Series.objects.get())
+        assert series.status == Series.Status.COMPLETED
+
+    run(scenario())
+
+
+def test_finished_series_remaining_player_can_keep_the_slot_within_the_window(settings):
+    settings.HEX_RECONNECT_TIMEOUT = 0.5
+    settings.HEX_SWEEP_INTERVAL = 0.05
+
+    async def scenario():
+        red, blue, start = await pair(7)
+        await win_game(red, blue, 7, start["first_turn"], RED)
+        await both_get([red, blue], "series_over")
+        await red.close()
+        await blue.expect("opponent_disconnected")
+        await blue.send("keep_slot")
+        await blue.expect("slot_kept")
+        await blue.expect("waiting_for_opponent")
+        # The departed seat is gone with its window: nothing expires later.
+        await blue.silent(0.8)
+        snap = await slot(1)
+        assert snap["state"] == "waiting" and snap["connected_players"] == [RED]
+        await blue.close()
+
+    run(scenario())
+
+
 # -- /ws/slots -----------------------------------------------------------------------------------------------
 
 
