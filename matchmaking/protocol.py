@@ -114,9 +114,9 @@ def parse_client_message(text: str, max_chars: int) -> tuple[str, dict[str, Any]
         raise ProtocolError(ERR_MISSING_TYPE)
     if type_ not in CLIENT_TYPES:
         raise ProtocolError(ERR_UNKNOWN_TYPE)
+    # Omitted means {}; present but not an object (null included) is an error,
+    # as in the reference.
     payload = data.get("payload", {})
-    if payload is None:
-        payload = {}
     if not isinstance(payload, dict):
         raise ProtocolError(ERR_INVALID_PAYLOAD)
     return type_, payload

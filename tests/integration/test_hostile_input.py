@@ -60,6 +60,7 @@ HOSTILE_FRAMES = [
     ('{"type":"chat","payload":5}', "Invalid payload"),
     ('{"type":"keep_slot","payload":true}', "Invalid payload"),
     ('{"type":"resign","payload":"now"}', "Invalid payload"),
+    ('{"type":"resign","payload":null}', "Invalid payload"),
 ]
 
 

@@ -74,14 +74,19 @@ def test_unknown_type(type_):
     assert parse_error(json.dumps({"type": type_})) == "Unknown message type"
 
 
-@pytest.mark.parametrize("payload", ["[]", "1", '"x"', "true", "[1,2]"])
+@pytest.mark.parametrize("payload", ["[]", "1", '"x"', "true", "[1,2]", "null"])
 def test_non_object_payload_is_invalid_payload(payload):
     assert parse_error('{"type":"move","payload":' + payload + "}") == "Invalid payload"
 
 
 def test_omitted_payload_defaults_to_empty_object():
     assert parse('{"type":"ping"}') == ("ping", {})
-    assert parse('{"type":"resign","payload":null}') == ("resign", {})
+    assert parse('{"type":"move","payload":{}}') == ("move", {})
+
+
+def test_null_payload_is_present_and_not_an_object():
+    """The reference: payload present but not an object -> Invalid payload."""
+    assert parse_error('{"type":"resign","payload":null}') == "Invalid payload"
 
 
 def test_type_check_precedes_payload_check():
