@@ -61,10 +61,14 @@ class Session:
     def __init__(self, options: Options, say: Callable[[str], None] | None = None) -> None:
         self.options = options
         self.say = say or (lambda text: print(text, flush=True))
-        self.replay = ReplayLog.open(options.replay_log, options.model_name or options.command)
-        self.view = GameView(options.board_size)
         self.human: HumanDecider | None = None
+        # The model first: one that cannot load must not leave an empty replay file behind.
+        self.replay = ReplayLog(None)
         self.decider = self._make_decider()
+        self.replay = ReplayLog.open(options.replay_log, options.model_name or options.command)
+        if isinstance(self.decider, ModelDecider | HumanDecider):
+            self.decider.replay = self.replay
+        self.view = GameView(options.board_size)
         self._lock = threading.Lock()
         self._snapshot = self.view.snapshot()
         self._finished: ViewSnapshot | None = None

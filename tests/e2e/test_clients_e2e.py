@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime, timedelta
+from ipaddress import IPv4Address
 from pathlib import Path
 
 import pytest
@@ -100,12 +103,15 @@ def test_gui_client_plays_a_series_headless(daphne_server, tmp_path: Path) -> No
 
 class DroppingProxy:
     """Forwards TCP to the server; cuts the first connection (both directions,
-    no WebSocket close frame) once the server has sent it ``drop_after`` bytes."""
+    no WebSocket close frame) once the server has sent it ``drop_after`` bytes.
+    With ``tls`` it terminates TLS in front of the plain server."""
 
-    def __init__(self, upstream_port: int, drop_after: int) -> None:
+    def __init__(self, upstream_port: int, drop_after: int | None = None,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.upstream_port = upstream_port
         self.drop_after = drop_after
-        self.listener = socket.create_server(("127.0.0.1", 0))
+        listener = socket.create_server(("127.0.0.1", 0))
+        self.listener = tls.wrap_socket(listener, server_side=True) if tls is not None else listener
         self.port = self.listener.getsockname()[1]
         self.connections = 0
         self.dropped = threading.Event()
@@ -115,6 +121,8 @@ class DroppingProxy:
         while True:
             try:
                 client, _ = self.listener.accept()
+            except ssl.SSLError:
+                continue
             except OSError:
                 return
             upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
@@ -129,7 +137,7 @@ class DroppingProxy:
             while data := source.recv(65536):
                 sink.sendall(data)
                 sent += len(data)
-                if cut and sent >= self.drop_after:
+                if cut and self.drop_after is not None and sent >= self.drop_after:
                     self.dropped.set()
                     break
         except OSError:
@@ -287,3 +295,54 @@ def test_keep_slot_hosts_a_second_series_joined_by_slot_id(daphne_server, tmp_pa
     assert types.count("series_over") == 2
     assert types.count("slot_kept") >= 1
     assert "error" not in types
+
+
+# -- TLS -------------------------------------------------------------------------------------
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate for localhost/127.0.0.1 and its key, as PEM files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                     x509.IPAddress(IPv4Address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_clients_play_over_wss(daphne_server, tmp_path: Path) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    proxy = DroppingProxy(daphne_server.port, tls=tls)
+    # The clients verify the certificate as usual; they trust ours through SSL_CERT_FILE.
+    env = {"SSL_CERT_FILE": str(cert)}
+    common = ["--board-size", "7", "--move-delay", "0", "--server", f"wss://localhost:{proxy.port}"]
+    try:
+        first = start_client(["random", "--seed", "1", *common], tmp_path, env)
+        second = start_client(["play", "--model-name", "model_first", "--replay-log", "off", *common], tmp_path, env)
+        results = [finish(first), finish(second)]
+        # Without trusting the certificate the connection is refused, so TLS really was in use.
+        untrusted = finish(start_client(["random", *common], tmp_path, {"SSL_CERT_FILE": os.devnull}))
+    finally:
+        proxy.close()
+    assert [code for code, _, _ in results] == [0, 0], [err for _, _, err in results]
+    assert all("series over" in out for _, out, _ in results)
+    assert untrusted[0] == 4
+    assert "CERTIFICATE_VERIFY_FAILED" in one_line(untrusted[2])

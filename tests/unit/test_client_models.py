@@ -211,3 +211,9 @@ def test_good_model_does_send_its_move_as_q_r(workdir: Path) -> None:
 def test_human_model_is_refused_outside_the_gui() -> None:
     with pytest.raises(ModelError, match="needs a window"):
         Session(Options(command="play", server="ws://127.0.0.1:1", model_name="human", replay_log="off"))
+
+
+def test_unknown_model_fails_before_any_replay_file_is_made(workdir: Path) -> None:
+    with pytest.raises(ModelError, match="no model named"):
+        Session(Options(command="play", server="ws://127.0.0.1:1", model_name="missing_model_q", replay_log="auto"))
+    assert list(workdir.iterdir()) == []
