@@ -26,6 +26,7 @@ from tests.integration.helpers import (
     http_get,
     matchmake,
     pair,
+    play,
     run,
     slot,
     slots,
@@ -667,9 +668,13 @@ def test_a_seat_can_be_resumed_many_times():
         red, blue, _ = await pair(7)
         token = red.joined["reconnect_token"]
         current = red
+        deadlines = []
         for i in range(3):
             await current.close()
             await blue.expect("opponent_disconnected")
+            # Each disconnect opens a window of its own.
+            deadlines.append(await db(lambda: Seat.objects.get(player=RED).reconnect_deadline))
+            assert deadlines == sorted(set(deadlines))
             current = await WS(f"/ws/reconnect?slot_id=1&token={token}").connect()
             assert (await current.expect("reconnected"))["slot"]["move_count"] == 2 * i
             await blue.expect("opponent_reconnected")
@@ -701,6 +706,45 @@ def test_reconnect_while_still_connected_closes_the_old_socket_1001():
         await blue.close()
 
     run(scenario())
+
+
+def test_restart_releases_the_dead_process_seats_for_reconnect(monkeypatch):
+    """A crash leaves seats marked connected; the next process start marks the
+    seats of processes that are gone as disconnected, and both players resume
+    with their tokens with every accepted move intact."""
+    from channels.layers import channel_layers
+
+    from matchmaking import runtime
+
+    async def first_life():
+        red, blue, _ = await pair(7, 3)
+        await play(red, blue, [(RED, 0, 0), (BLUE, 6, 6), (RED, 1, 0)])
+        # No close: asyncio.run cancels the consumers, as a kill -9 would.
+        return red.joined["reconnect_token"], blue.joined["reconnect_token"]
+
+    red_token, blue_token = run(first_life())
+    assert Seat.objects.filter(connected=True).count() == 2
+
+    runtime.reset_for_tests()
+    channel_layers.backends.clear()
+    monkeypatch.setattr(runtime, "PROCESS_ID", "a-new-process")
+
+    async def second_life():
+        snap = await slot(1)
+        assert snap["disconnected_players"] == [RED, BLUE] and snap["move_count"] == 3
+        red = await WS(f"/ws/reconnect?slot_id=1&token={red_token}").connect()
+        assert (await red.expect("reconnected"))["slot"]["board"][0][1] == RED
+        await red.expect("waiting_for_opponent")
+        blue = await WS(f"/ws/reconnect?slot_id=1&token={blue_token}").connect()
+        assert (await blue.expect("reconnected"))["slot"]["current_turn"] == BLUE
+        await red.expect("opponent_reconnected")
+        await play(red, blue, [(BLUE, 5, 5), (RED, 2, 0)])
+        assert (await slot(1))["move_count"] == 5
+        await red.close()
+        await blue.close()
+
+    run(second_life())
+    assert list(Move.objects.values_list("q", "r")) == [(0, 0), (6, 6), (1, 0), (5, 5), (2, 0)]
 
 
 # -- expiry --------------------------------------------------------------------------------------------------
