@@ -128,3 +128,38 @@ def test_simultaneous_connects_never_share_a_seat(live_server_factory):
     assert len(set(seats)) == 12
     assert refusals == ["No available slot"] * 18
     assert all(slot["state"] == "full" and slot["player_count"] == 2 for slot in slots)
+
+
+def test_oversized_messages_get_an_error_or_a_clean_1009_close(daphne_server):
+    """Up to daphne's 1 MiB frame limit the protocol answers 'Message too large'
+    and the connection lives on; beyond it the server closes with 1009 (never a
+    dropped TCP connection) and keeps serving others."""
+    url = f"{daphne_server.ws_url}/ws/matchmake?board_size=7"
+
+    async def scenario() -> tuple[list, int | None, dict]:
+        replies = []
+        async with websockets.connect(url, max_size=None) as ws:
+            await ws.recv()
+            await ws.recv()
+            await ws.send("x" * 1_000_000)
+            replies.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+            await ws.send(json.dumps({"type": "ping"}))
+            replies.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+        async with websockets.connect(url, max_size=None) as ws:
+            await ws.recv()
+            await ws.recv()
+            await ws.send("x" * 5_000_000)
+            with pytest.raises(websockets.ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 10)
+            code = ws.close_code
+        async with websockets.connect(url) as ws:
+            after = json.loads(await ws.recv())
+        return replies, code, after
+
+    replies, code, after = asyncio.run(scenario())
+    assert replies == [
+        {"type": "error", "payload": {"message": "Message too large"}},
+        {"type": "pong", "payload": {}},
+    ]
+    assert code == 1009
+    assert after["type"] == "joined"
