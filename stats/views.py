@@ -38,7 +38,9 @@ class StatisticsView(APIView):
     )
     def get(self, request: Request) -> Response:
         raw = request.query_params.get("board_size")
-        board_size = int(raw) if raw and raw.isdigit() and int(raw) in rules.BOARD_SIZES else None
+        # Compare as text: str.isdigit() admits characters int() rejects ("²").
+        sizes = {str(size): size for size in rules.BOARD_SIZES}
+        board_size = sizes.get(raw) if raw else None
         if raw and board_size is None:
             return Response({"detail": f"board_size must be one of {list(rules.BOARD_SIZES)}"}, status=400)
         return Response(selectors.statistics(board_size))

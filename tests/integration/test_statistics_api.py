@@ -71,6 +71,13 @@ def test_statistics_filtered_by_board_size(client, history):
     assert client.get("/api/statistics?board_size=8").status_code == 400
 
 
+@pytest.mark.parametrize("raw", ["8", "abc", "-7", "7.0", "²", "٧", " 7", "1" * 5000])
+def test_statistics_bad_board_size_is_a_400_not_a_crash(client, raw):
+    response = client.get("/api/statistics", {"board_size": raw})
+    assert response.status_code == 400
+    assert "board_size must be one of [7, 9, 11, 13, 19]" in response.json()["detail"]
+
+
 def test_statistics_tie_breaks(client):
     # Same wins and rate: game difference decides, then model name (descending).
     completed(1, 7, 3, -1, 2, 0, m1="alpha", m2="x")
