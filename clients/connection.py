@@ -167,6 +167,9 @@ class ArenaClient:
         try:
             # Message size: a 19×19 slot snapshot is a few kB; leave the library default.
             return await connect(url, open_timeout=self.open_timeout, ping_interval=20, ping_timeout=20)
+        except InvalidStatus as exc:
+            # An HTTP answer is a decision of the server (bad parameters, a refused host or origin).
+            raise ServerRefusedError(describe_connect_error(url, exc)) from exc
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             raise ServerUnreachableError(describe_connect_error(url, exc)) from exc
 

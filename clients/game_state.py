@@ -208,6 +208,11 @@ class GameView:
             raise ProtocolViolationError("server announced a move before any game started")
         if player not in rules.PLAYERS or isinstance(player, bool):
             raise ProtocolViolationError(f"server announced a move by unknown player {player!r}")
+        # The reference server accepts true/false as 1/0 and echoes them as booleans.
+        if isinstance(q, bool):
+            q = int(q)
+        if isinstance(r, bool):
+            r = int(r)
         if not (_strict_int(q) and _strict_int(r)):
             raise ProtocolViolationError(f"server announced a move with non-integer coordinates q={q!r} r={r!r}")
         if not self.board.in_bounds(q, r):
