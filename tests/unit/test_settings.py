@@ -1,0 +1,74 @@
+"""Configuration comes from the environment: URL forms and production mode."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hexsite.settings import database_from_url
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://hex:secret@db.example:5433/arena",
+        "postgres://hex:secret@db.example:5433/arena",
+        "postgresql://hex:secret@db.example:5433/arena",
+    ],
+)
+def test_every_postgres_url_form_reaches_postgresql(url):
+    config = database_from_url(url)
+    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert (config["NAME"], config["USER"], config["PASSWORD"], config["HOST"], config["PORT"]) == (
+        "arena", "hex", "secret", "db.example", 5433)
+    assert config["CONN_HEALTH_CHECKS"] is True
+
+
+def test_sqlite_url_gives_a_file_database_that_serialises_writers(tmp_path):
+    config = database_from_url(f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    assert config["ENGINE"] == "django.db.backends.sqlite3"
+    assert config["NAME"] == str(tmp_path / "x.sqlite3")
+    assert config["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+
+
+def load_settings(env: dict[str, str]) -> subprocess.CompletedProcess:
+    code = (
+        "import django, json; django.setup(); from django.conf import settings as s; "
+        "print(json.dumps({'DEBUG': s.DEBUG, 'HOSTS': s.ALLOWED_HOSTS, 'SLOTS': s.HEX_MAX_SLOTS, "
+        "'TIMEOUT': s.HEX_RECONNECT_TIMEOUT, 'LAYER': s.CHANNEL_LAYERS['default']['BACKEND']}))"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HEX_") and k != "MAX_SLOTS"}
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          env={**clean, "DJANGO_SETTINGS_MODULE": "hexsite.settings", **env})
+
+
+def test_production_mode_refuses_to_start_without_secret_key_or_hosts():
+    no_key = load_settings({"HEX_PRODUCTION": "1", "HEX_ALLOWED_HOSTS": "hex.example.org"})
+    assert no_key.returncode != 0 and "HEX_SECRET_KEY" in no_key.stderr
+    no_hosts = load_settings({"HEX_PRODUCTION": "1", "HEX_SECRET_KEY": "k" * 40})
+    assert no_hosts.returncode != 0 and "HEX_ALLOWED_HOSTS" in no_hosts.stderr
+
+
+def test_production_mode_turns_debug_off_and_takes_the_environment():
+    result = load_settings({
+        "HEX_PRODUCTION": "1", "HEX_SECRET_KEY": "k" * 40, "HEX_ALLOWED_HOSTS": "hex.example.org,arena.example.org",
+        "HEX_MAX_SLOTS": "12", "HEX_RECONNECT_TIMEOUT": "7.5", "HEX_REDIS_URL": "redis://127.0.0.1:6379/3",
+    })
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+    assert values == {"DEBUG": False, "HOSTS": ["hex.example.org", "arena.example.org"], "SLOTS": 12,
+                      "TIMEOUT": 7.5, "LAYER": "channels_redis.core.RedisChannelLayer"}
+
+
+def test_reference_max_slots_name_is_honoured_and_defaults_are_embedded():
+    values = json.loads(load_settings({"MAX_SLOTS": "3"}).stdout)
+    assert values["SLOTS"] == 3
+    assert values["DEBUG"] is True
+    assert values["LAYER"] == "channels.layers.InMemoryChannelLayer"
