@@ -163,3 +163,14 @@ def test_oversized_messages_get_an_error_or_a_clean_1009_close(daphne_server):
     ]
     assert code == 1009
     assert after["type"] == "joined"
+
+
+def test_unknown_websocket_path_is_refused_not_a_server_error(daphne_server):
+    async def attempt() -> int:
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(f"{daphne_server.ws_url}/nothing/ws/matchmake?board_size=7"):
+                pass
+        return refused.value.response.status_code
+
+    assert asyncio.run(attempt()) == 403
+    assert "Traceback" not in daphne_server.log()
