@@ -180,7 +180,14 @@ class SeatConsumer(AsyncWebsocketConsumer):
             await self.send_batch(messages, close_code)
 
     async def hex_deliver(self, event: dict[str, Any]) -> None:
-        """Messages another connection's service call addressed to us."""
+        """Messages another connection's service call addressed to us.
+
+        Dropped when written for an earlier generation of our seat: after a
+        keep_slot, a notice about the old series may still be in flight.
+        """
+        generation = event.get("generation")
+        if generation is not None and self.identity is not None and generation != self.identity.generation:
+            return
         await self.send_batch(event["messages"], event.get("close"))
 
     async def send_batch(self, messages: list[dict[str, Any]], close_code: int | None) -> None:

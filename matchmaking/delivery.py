@@ -18,11 +18,12 @@ async def deliver(outbox: Outbox, own_channel: str | None) -> list[tuple[list[di
     return what belongs to ``own_channel`` for the caller to send itself."""
     layer = get_channel_layer()
     own: list[tuple[list[dict], int | None]] = []
-    for channel, messages, close_code in outbox.channels():
+    for channel, messages, close_code, generation in outbox.channels():
         if channel == own_channel:
             own.append((messages, close_code))
         else:
-            await layer.send(channel, {"type": "hex.deliver", "messages": messages, "close": close_code})
+            await layer.send(channel, {"type": "hex.deliver", "messages": messages, "close": close_code,
+                                       "generation": generation})
     if outbox.membership_changed:
         snapshots = await database_sync_to_async(list_slot_snapshots)()
         await layer.group_send(SLOTS_FEED_GROUP, {"type": "slots.snapshot", "slots": snapshots})

@@ -63,6 +63,9 @@ class Seat(models.Model):
     channel_name = models.CharField(max_length=200, blank=True)
     process_id = models.CharField(max_length=64, blank=True, db_index=True)
     reconnect_deadline = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Bumped when the seat starts over in the same slot (keep_slot), so
+    # notices about the previous series still in flight are dropped.
+    generation = models.PositiveIntegerField(default=0)
     joined_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

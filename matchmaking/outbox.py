@@ -19,12 +19,15 @@ class Identity:
     slot_id: int
     seat_id: int
     player: int
+    generation: int = 0
 
 
 @dataclass
 class Outbox:
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     closes: dict[str, int] = field(default_factory=dict)
+    # The seat generation each seat-addressed channel was written for.
+    generations: dict[str, int] = field(default_factory=dict)
     # The calling connection's seat after the call (None: not seated).
     identity: Identity | None = None
     # The seat membership of some slot changed (join, leave, reset, keep):
@@ -42,12 +45,28 @@ class Outbox:
             self.messages.setdefault(channel, [])
             self.closes[channel] = code
 
+    def to_seat(self, seat: Any, msg: dict[str, Any]) -> None:
+        """Queue ``msg`` for a seat if it is connected (a ``Seat`` or None)."""
+        if seat is not None and seat.connected and seat.channel_name:
+            self.generations[seat.channel_name] = seat.generation
+            self.send(seat.channel_name, msg)
+
+    def close_seat(self, seat: Any, code: int) -> None:
+        if seat is not None and seat.connected and seat.channel_name:
+            self.generations[seat.channel_name] = seat.generation
+            self.close(seat.channel_name, code)
+
     def merge(self, other: Outbox) -> None:
         for channel, msgs in other.messages.items():
             self.messages.setdefault(channel, []).extend(msgs)
         self.closes.update(other.closes)
+        self.generations.update(other.generations)
         self.membership_changed |= other.membership_changed
         self.changed_slots |= other.changed_slots
 
-    def channels(self) -> list[tuple[str, list[dict[str, Any]], int | None]]:
-        return [(channel, msgs, self.closes.get(channel)) for channel, msgs in self.messages.items()]
+    def channels(self) -> list[tuple[str, list[dict[str, Any]], int | None, int | None]]:
+        """``(channel, messages, close code, seat generation)`` per connection."""
+        return [
+            (channel, msgs, self.closes.get(channel), self.generations.get(channel))
+            for channel, msgs in self.messages.items()
+        ]

@@ -78,14 +78,10 @@ def _deadline() -> Any:
     return timezone.now() + timedelta(seconds=settings.HEX_RECONNECT_TIMEOUT)
 
 
-def _live_channel(seat: Seat | None) -> str | None:
-    return seat.channel_name if seat is not None and seat.connected else None
-
-
 def _broadcast(outbox: Outbox, seats: dict[int, Seat], msg: dict[str, Any]) -> None:
     """Queue ``msg`` for every connected seat, red first as the reference does."""
     for player in rules.PLAYERS:
-        outbox.send(_live_channel(seats.get(player)), msg)
+        outbox.to_seat(seats.get(player), msg)
 
 
 def _calling_seat(slot: Slot, seats: dict[int, Seat], seat_id: int, channel: str) -> Seat:
@@ -297,7 +293,7 @@ def matchmake(request: proto.MatchRequest, client_ip: str | None, channel: str, 
 
 
 def _seated(outbox: Outbox, slot: Slot, seat: Seat) -> Outbox:
-    outbox.identity = Identity(slot.id, seat.id, seat.player)
+    outbox.identity = Identity(slot.id, seat.id, seat.player, seat.generation)
     outbox.membership_changed = True
     outbox.changed_slots.add(slot.id)
     return outbox
@@ -375,7 +371,7 @@ def reconnect_seat(slot_id: int, token: str, channel: str, process_id: str) -> O
     ))
     other = seats.get(rules.opponent(seat.player))
     if other is not None and other.connected:
-        outbox.send(other.channel_name, proto.opponent_reconnected(seat.player))
+        outbox.to_seat(other, proto.opponent_reconnected(seat.player))
     else:
         outbox.send(channel, proto.waiting_for_opponent(slot.id, slot.board_size))
     return _seated(outbox, slot, seat)
@@ -465,7 +461,7 @@ def chat(slot_id: int, seat_id: int, channel: str, text: object) -> Outbox:
     sender = next((s for s in seats.values() if s.id == seat_id and s.channel_name == channel), None)
     if sender is None or not cleaned:
         return outbox
-    outbox.send(_live_channel(seats.get(rules.opponent(sender.player))), proto.chat(sender.player, cleaned))
+    outbox.to_seat(seats.get(rules.opponent(sender.player)), proto.chat(sender.player, cleaned))
     return outbox
 
 
@@ -490,13 +486,14 @@ def keep_slot(slot_id: int, seat_id: int, channel: str) -> Outbox:
     _abandon_series(slot.series, slot.game)
     if other is not None:
         if other.connected:
-            outbox.send(other.channel_name, proto.opponent_left_slot())
-            outbox.close(other.channel_name, proto.CLOSE_NORMAL)
+            outbox.to_seat(other, proto.opponent_left_slot())
+            outbox.close_seat(other, proto.CLOSE_NORMAL)
         other.delete()
     token = new_token()
     seat.player = rules.RED
     seat.token_hash = hash_token(token)
-    seat.save(update_fields=["player", "token_hash"])
+    seat.generation += 1
+    seat.save(update_fields=["player", "token_hash", "generation"])
     slot.state = Slot.State.WAITING
     slot.first_player = rules.RED
     slot.series = None
@@ -542,7 +539,7 @@ def _mark_disconnected(slot: Slot, seats: dict[int, Seat], seat: Seat, outbox: O
         return
     other = seats.get(rules.opponent(seat.player))
     if other is not None and other.connected:
-        outbox.send(other.channel_name, proto.opponent_disconnected("waiting_for_reconnect",
+        outbox.to_seat(other, proto.opponent_disconnected("waiting_for_reconnect",
                                                                     settings.HEX_RECONNECT_TIMEOUT))
 
 
@@ -576,9 +573,8 @@ def _expire_if_due(slot: Slot, now: Any, outbox: Outbox) -> bool:
         return False
     for other in seats.values():
         if other.connected:
-            outbox.send(other.channel_name, proto.opponent_disconnected("reconnect_timeout",
-                                                                        settings.HEX_RECONNECT_TIMEOUT))
-            outbox.close(other.channel_name, proto.CLOSE_NORMAL)
+            outbox.to_seat(other, proto.opponent_disconnected("reconnect_timeout", settings.HEX_RECONNECT_TIMEOUT))
+            outbox.close_seat(other, proto.CLOSE_NORMAL)
     _abandon_series(slot.series, slot.game)
     _reset_slot(slot)
     outbox.membership_changed = True

@@ -1184,3 +1184,32 @@ def test_full_game_on_every_official_size_persists_every_move():
         assert counts == stored and len(counts) == 5 and all(c > 0 for c in counts)
 
     run(scenario())
+
+
+def test_a_notice_about_the_previous_series_never_reaches_a_seat_that_kept_the_slot():
+    """The opponent's disconnect commits just before keep_slot, but its notice
+    travels through the channel layer and arrives after slot_kept: the keeper
+    must not hear 'opponent_disconnected' about a series it already left (a
+    reference --keep-slot client would answer with a second keep_slot and quit)."""
+    async def scenario():
+        red, blue, start = await pair(7, 1)
+        await win_game(red, blue, 7, start["first_turn"], RED)
+        await both_get([red, blue], "series_over")
+        red_seat = await db(lambda: Seat.objects.get(player=RED))
+        in_flight = await db(lambda: services.disconnect_seat(1, red_seat.id, red_seat.channel_name))
+        assert [m["type"] for batch in in_flight.messages.values() for m in batch] == ["opponent_disconnected"]
+
+        await blue.send("keep_slot")
+        await blue.expect("slot_kept")
+        await blue.expect("waiting_for_opponent")
+        await deliver(in_flight, own_channel=None)
+        await blue.silent()
+
+        newcomer = await matchmake(7)
+        assert (await blue.expect("game_start"))["current_game_number"] == 1
+        await newcomer.close()
+        assert (await blue.expect("opponent_disconnected"))["reason"] == "waiting_for_reconnect"
+        await blue.close()
+        await red.close()
+
+    run(scenario())
