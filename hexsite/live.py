@@ -12,6 +12,7 @@ browser is ignored. Access follows HEX_OVERVIEW like the page itself.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -19,6 +20,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from hexsite.views import OVERVIEW_OPEN, overview_access, render_overview_update
 from matchmaking.delivery import OVERVIEW_GROUP
+
+log = logging.getLogger(__name__)
 
 #: Seconds between two pushes to one viewer (so at most 4 updates a second).
 MIN_INTERVAL = 0.25
@@ -64,5 +67,11 @@ class OverviewConsumer(AsyncWebsocketConsumer):
             slot_ids = None if self._full else sorted(self._pending)
             self._pending, self._full = set(), False
             self._last_push = loop.time()
-            html = await database_sync_to_async(render_overview_update)(slot_ids)
+            try:
+                html = await database_sync_to_async(render_overview_update)(slot_ids)
+            except Exception:
+                # Keep the socket; the next announced change repaints everything.
+                log.exception("rendering the overview update failed")
+                self._full = True
+                return
             await self.send(text_data=html)

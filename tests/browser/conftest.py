@@ -25,8 +25,10 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Module-scoped: Playwright's sync API keeps an event loop running in this
+    thread while it is open, which would break ``asyncio.run`` in later tests."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium is not installed (make browser-deps)")
     from playwright.sync_api import sync_playwright
