@@ -101,3 +101,26 @@ def test_recent_matches_are_capped_at_twenty(client):
     recent = client.get("/api/statistics").json()["recent_matches"]
     assert len(recent) == 20
     assert recent[0]["player_1_model"] == "m0" and recent[-1]["player_1_model"] == "m19"
+
+
+@pytest.mark.parametrize("path", ["/health", "/slots", "/api/statistics"])
+def test_http_responses_carry_the_reference_security_headers(client, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert response["Cross-Origin-Embedder-Policy"] == "credentialless"
+    assert response["Content-Type"].startswith("application/json")
+
+
+def test_health(client):
+    assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_slots_lists_the_whole_pool_before_anyone_connected(client, settings):
+    settings.HEX_MAX_SLOTS = 4
+    data = client.get("/slots").json()
+    assert [s["slot_id"] for s in data] == [1, 2, 3, 4]
+    assert all(s["state"] == "empty" and s["board"] is None for s in data)
