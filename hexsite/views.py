@@ -16,7 +16,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.timesince import timesince
 
 from games import rules
 from hexsite.board_svg import board_svg
@@ -240,6 +242,14 @@ def _bars(counts: dict[str, int], unit: str) -> list[dict[str, Any]]:
     ]
 
 
+def _ago(moment: Any) -> str | None:
+    if moment is None:
+        return None
+    if (timezone.now() - moment).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(moment).split(',')[0]} ago"
+
+
 def _player_cell(model: str | None, username: str | None) -> dict[str, str | None]:
     return {"model": model or "unknown", "username": username}
 
@@ -282,6 +292,7 @@ def statistics_page(request: HttpRequest) -> HttpResponse:
         recent.append({
             **match,
             "completed": completed,
+            "completed_ago": _ago(completed),
             "red": _player_cell(match["player_1_model"], match["player_1_username"]),
             "blue": _player_cell(match["player_2_model"], match["player_2_username"]),
             "winner_color": rules.color_of(match["winner"]) if match["winner"] in rules.PLAYERS else None,

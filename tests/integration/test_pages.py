@@ -276,6 +276,7 @@ def test_statistics_shows_leaderboard_totals_sizes_lengths_and_recent_matches(cl
     recent = text[text.index("Recent matches"):]
     assert recent.index("Red won") < recent.index("Blue won")
     assert "2 – 1" in recent
+    assert "just now" in recent and "2 hours ago" in recent
 
 
 def test_statistics_sorts_on_the_server(client):
