@@ -102,6 +102,8 @@ class SeatConsumer(AsyncWebsocketConsumer):
             await self.refuse(exc.message, proto.CLOSE_POLICY)
             return
         except services.ServiceError as exc:
+            if exc.outbox is not None:
+                await self.deliver(exc.outbox)
             await self.refuse(exc.message, exc.close_code or proto.CLOSE_POLICY)
             return
         except Exception:

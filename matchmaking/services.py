@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -38,6 +39,8 @@ class ServiceError(Exception):
         super().__init__(message)
         self.message = message
         self.close_code = close_code
+        # Committed work to deliver even though the call was refused (expiry).
+        self.outbox: Outbox | None = None
 
 
 # -- tokens ------------------------------------------------------------------------
@@ -240,16 +243,42 @@ def _series_over(slot: Slot) -> bool:
 # -- seating -------------------------------------------------------------------------------
 
 
-@transaction.atomic
+def _after_expiry(expired: Outbox, step: Callable[[], Outbox]) -> Outbox:
+    """Run ``step`` after an expiry that already committed on its own, so a
+    refusal of the caller cannot roll it back; its notices go out either way."""
+    try:
+        outbox = step()
+    except ServiceError as exc:
+        exc.outbox = expired
+        raise
+    expired.merge(outbox)
+    expired.identity = outbox.identity
+    return expired
+
+
+def _expire_slot(slot_id: int) -> Outbox:
+    outbox = Outbox()
+    with transaction.atomic():
+        slot = _locked_slot(slot_id)
+        if slot is not None:
+            _expire_if_due(slot, timezone.now(), outbox)
+    return outbox
+
+
 def matchmake(request: proto.MatchRequest, client_ip: str | None, channel: str, process_id: str) -> Outbox:
     """Seat a /ws/matchmake connection: join the first waiting slot with the
     same board size and series length whose owner is connected, else open the
     lowest empty slot."""
     ensure_slots()
+    return _after_expiry(expire_due_seats(), lambda: _matchmake(request, client_ip, channel, process_id))
+
+
+@transaction.atomic
+def _matchmake(request: proto.MatchRequest, client_ip: str | None, channel: str, process_id: str) -> Outbox:
     outbox = Outbox()
     # Lock the whole pool in id order: matchmaking is rare next to moves, and a
-    # single lock order cannot deadlock with another matchmaker. Everything
-    # below (the per-IP count, expiry) happens under this lock.
+    # single lock order cannot deadlock with another matchmaker. The per-IP
+    # count happens under this lock too.
     pool = list(
         Slot.objects.select_for_update().filter(id__lte=settings.HEX_MAX_SLOTS).order_by("id")
     )
@@ -258,8 +287,6 @@ def matchmake(request: proto.MatchRequest, client_ip: str | None, channel: str, 
         open_here = Seat.objects.filter(client_ip=client_ip, origin=Seat.Origin.MATCHMAKE, connected=True).count()
         if open_here >= cap:
             raise ServiceError(proto.ERR_TOO_MANY_FROM_IP, proto.CLOSE_POLICY)
-    if expire_due_seats(outbox).changed_slots:
-        pool = list(Slot.objects.filter(id__lte=settings.HEX_MAX_SLOTS).order_by("id"))
     waiting_ids = [
         s.id for s in pool
         if s.state == Slot.State.WAITING and s.board_size == request.board_size
@@ -299,15 +326,19 @@ def _seated(outbox: Outbox, slot: Slot, seat: Seat) -> Outbox:
     return outbox
 
 
-@transaction.atomic
 def join_slot(slot_id: int, model_name: str, username: str, client_ip: str | None, channel: str,
               process_id: str) -> Outbox:
     """Join a given waiting slot as blue, inheriting its board size, series
     length and first player."""
+    return _after_expiry(_expire_slot(slot_id),
+                         lambda: _join_slot(slot_id, model_name, username, client_ip, channel, process_id))
+
+
+@transaction.atomic
+def _join_slot(slot_id: int, model_name: str, username: str, client_ip: str | None, channel: str,
+               process_id: str) -> Outbox:
     outbox = Outbox()
     slot = _locked_slot(slot_id)
-    if slot is not None:
-        _expire_if_due(slot, timezone.now(), outbox)
     if slot is None or slot_id > settings.HEX_MAX_SLOTS:
         raise ServiceError(proto.ERR_SLOT_MISSING, proto.CLOSE_POLICY)
     if slot.state != Slot.State.WAITING:
@@ -331,7 +362,6 @@ def join_slot(slot_id: int, model_name: str, username: str, client_ip: str | Non
     return _seated(outbox, slot, seat)
 
 
-@transaction.atomic
 def reconnect_seat(slot_id: int, token: str, channel: str, process_id: str) -> Outbox:
     """Rebind a reserved seat to a new connection.
 
@@ -339,10 +369,13 @@ def reconnect_seat(slot_id: int, token: str, channel: str, process_id: str) -> O
     any number of times (the reference rotates it without telling the client,
     which makes a second reconnect impossible).
     """
+    return _after_expiry(_expire_slot(slot_id), lambda: _reconnect_seat(slot_id, token, channel, process_id))
+
+
+@transaction.atomic
+def _reconnect_seat(slot_id: int, token: str, channel: str, process_id: str) -> Outbox:
     outbox = Outbox()
     slot = _locked_slot(slot_id)
-    if slot is not None:
-        _expire_if_due(slot, timezone.now(), outbox)
     if slot is None or slot.state == Slot.State.EMPTY:
         raise ServiceError(proto.ERR_NOT_RECONNECTABLE, proto.CLOSE_POLICY)
     seats = _seats_of(slot)
@@ -546,8 +579,9 @@ def _mark_disconnected(slot: Slot, seats: dict[int, Seat], seat: Seat, outbox: O
 def expire_due_seats(outbox: Outbox | None = None) -> Outbox:
     """Reset every slot holding a seat whose reconnect window has passed.
 
-    Runs from the sweeper and inside matchmaking, so expiry happens even when
-    the process that saw the disconnect is gone.
+    Runs from the sweeper and before matchmaking, each slot in its own
+    transaction, so expiry happens even when the process that saw the
+    disconnect is gone.
     """
     outbox = outbox if outbox is not None else Outbox()
     now = timezone.now()

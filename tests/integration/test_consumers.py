@@ -825,6 +825,27 @@ def test_expired_seat_is_released_when_matchmaking_looks(settings):
     run(scenario())
 
 
+def test_a_refused_reconnect_still_expires_the_slot_it_looked_at(settings):
+    """Expiry found on access commits even though the caller is refused: the
+    remaining player hears of it at once, not a sweep later."""
+    settings.HEX_RECONNECT_TIMEOUT = 0.5
+    settings.HEX_SWEEP_INTERVAL = 3600
+
+    async def scenario():
+        red, blue, _ = await pair(7)
+        await blue.close()
+        await red.expect("opponent_disconnected")
+        await asyncio.sleep(0.7)
+        stranger = await WS("/ws/reconnect?slot_id=1&token=not-a-token").connect()
+        await stranger.expect_refused("Slot is not available for reconnect", 1008)
+        assert (await red.expect("opponent_disconnected"))["reason"] == "reconnect_timeout"
+        assert await red.expect_close() == 1000
+        await red.close()
+        assert (await slot(1))["state"] == "empty"
+
+    run(scenario())
+
+
 # -- keep_slot -----------------------------------------------------------------------------------------------
 
 
