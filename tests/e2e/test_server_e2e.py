@@ -13,14 +13,10 @@ import pytest
 import websockets
 
 from games import rules
-from tests.support.bots import Bot, play_pair
+from tests.support.bots import Bot, crowd_connect, play_pair
+from tests.support.live import http_json
 
 pytestmark = pytest.mark.e2e
-
-
-def http_json(url: str):
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.loads(response.read())
 
 
 def stored_moves(db_path: Path) -> list[tuple[int, int, int, int]]:
@@ -103,25 +99,8 @@ def test_simultaneous_connects_never_share_a_seat(live_server_factory):
     server = live_server_factory(env={"HEX_MAX_SLOTS": "6", "HEX_MAX_CONNECTIONS_PER_IP": "0"})
     url = f"{server.ws_url}/ws/matchmake?{urlencode({'board_size': 7, 'series_length': 1})}"
 
-    async def connect_one(results: list, hold: asyncio.Event) -> None:
-        async with websockets.connect(url) as ws:
-            first = json.loads(await ws.recv())
-            results.append(first)
-            if first["type"] == "joined":
-                await hold.wait()
-
-    async def crowd() -> list:
-        results: list = []
-        hold = asyncio.Event()
-        tasks = [asyncio.create_task(connect_one(results, hold)) for _ in range(30)]
-        while len(results) < 30:
-            await asyncio.sleep(0.05)
-        slots = http_json(f"{server.http_url}/slots")
-        hold.set()
-        await asyncio.gather(*tasks)
-        return results, slots
-
-    results, slots = asyncio.run(asyncio.wait_for(crowd(), timeout=60))
+    results, slots = asyncio.run(asyncio.wait_for(
+        crowd_connect([url] * 30, while_seated=lambda: http_json(f"{server.http_url}/slots")), timeout=60))
     seats = [(m["payload"]["slot_id"], m["payload"]["player"]) for m in results if m["type"] == "joined"]
     refusals = [m["payload"]["message"] for m in results if m["type"] == "error"]
     assert len(seats) == 12

@@ -4,22 +4,15 @@ processes sharing one database and one channel layer."""
 from __future__ import annotations
 
 import asyncio
-import json
-import urllib.request
 from urllib.parse import urlencode
 
 import psycopg
 import pytest
-import websockets
 
-from tests.support.bots import Bot, play_pair
+from tests.support.bots import Bot, crowd_connect, play_pair
+from tests.support.live import http_json
 
 pytestmark = [pytest.mark.services, pytest.mark.e2e]
-
-
-def http_json(url: str):
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.loads(response.read())
 
 
 def stored_moves(database_url: str) -> list[tuple]:
@@ -95,28 +88,9 @@ def test_simultaneous_connects_across_two_processes_never_share_a_seat(live_serv
     env = {**production_env, "HEX_MAX_SLOTS": "4", "HEX_MAX_CONNECTIONS_PER_IP": "0"}
     servers = [live_server_factory(env=env, workdir=tmp_path), live_server_factory(env=env, workdir=tmp_path)]
 
-    async def connect_one(url: str, results: list, hold: asyncio.Event) -> None:
-        async with websockets.connect(url) as ws:
-            first = json.loads(await ws.recv())
-            results.append(first)
-            if first["type"] == "joined":
-                await hold.wait()
-
-    async def crowd() -> list:
-        results: list = []
-        hold = asyncio.Event()
-        query = urlencode({"board_size": 11, "series_length": 1})
-        tasks = [
-            asyncio.create_task(connect_one(f"{servers[i % 2].ws_url}/ws/matchmake?{query}", results, hold))
-            for i in range(20)
-        ]
-        while len(results) < 20:
-            await asyncio.sleep(0.05)
-        hold.set()
-        await asyncio.gather(*tasks)
-        return results
-
-    results = asyncio.run(asyncio.wait_for(crowd(), timeout=60))
+    query = urlencode({"board_size": 11, "series_length": 1})
+    urls = [f"{servers[i % 2].ws_url}/ws/matchmake?{query}" for i in range(20)]
+    results, _ = asyncio.run(asyncio.wait_for(crowd_connect(urls), timeout=60))
     seats = [(m["payload"]["slot_id"], m["payload"]["player"]) for m in results if m["type"] == "joined"]
     assert len(seats) == len(set(seats)) == 8
     assert [m["payload"]["message"] for m in results if m["type"] == "error"] == ["No available slot"] * 12

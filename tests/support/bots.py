@@ -139,3 +139,26 @@ async def _staggered(first: Any, second: Any) -> None:
     task = asyncio.create_task(first)
     await asyncio.sleep(0.2)  # the first takes the slot, the second joins it
     await asyncio.gather(task, second)
+
+
+async def crowd_connect(urls: list[str], while_seated: Any = None) -> tuple[list[dict[str, Any]], Any]:
+    """Open every URL at once and read each first message; seated connections
+    stay open until all have answered and ``while_seated()`` (if given) ran.
+    Returns the first messages and what ``while_seated`` returned."""
+    results: list[dict[str, Any]] = []
+    hold = asyncio.Event()
+
+    async def connect_one(url: str) -> None:
+        async with websockets.connect(url) as ws:
+            first = json.loads(await ws.recv())
+            results.append(first)
+            if first["type"] == "joined":
+                await hold.wait()
+
+    tasks = [asyncio.create_task(connect_one(url)) for url in urls]
+    while len(results) < len(urls):
+        await asyncio.sleep(0.05)
+    observed = while_seated() if while_seated is not None else None
+    hold.set()
+    await asyncio.gather(*tasks)
+    return results, observed

@@ -96,3 +96,11 @@ class LiveServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def http_json(url: str):
+    """GET a JSON document."""
+    import json
+
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
