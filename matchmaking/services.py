@@ -542,9 +542,9 @@ def keep_slot(slot_id: int, seat_id: int, channel: str) -> Outbox:
 
 @transaction.atomic
 def disconnect_seat(slot_id: int, seat_id: int, channel: str) -> Outbox:
-    """A seat's connection closed. Hold the seat for the reconnect window if
-    its series is unfinished; free the slot at once when a finished series
-    has nobody left."""
+    """A seat's connection closed: hold the seat for the reconnect window and
+    tell the opponent; free the slot at once when a finished series has
+    nobody left."""
     outbox = Outbox()
     slot = _locked_slot(slot_id)
     if slot is None:
@@ -572,8 +572,8 @@ def _mark_disconnected(slot: Slot, seats: dict[int, Seat], seat: Seat, outbox: O
         return
     other = seats.get(rules.opponent(seat.player))
     if other is not None and other.connected:
-        outbox.to_seat(other, proto.opponent_disconnected("waiting_for_reconnect",
-                                                                    settings.HEX_RECONNECT_TIMEOUT))
+        notice = proto.opponent_disconnected("waiting_for_reconnect", settings.HEX_RECONNECT_TIMEOUT)
+        outbox.to_seat(other, notice)
 
 
 def expire_due_seats(outbox: Outbox | None = None) -> Outbox:
