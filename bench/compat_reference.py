@@ -135,8 +135,9 @@ class Client:
         url = f"{self.ctx.ws_base}{path}" + (f"?{query}" if query else "")
         self.log(f"connect {path}?{mask(query)}")
         try:
-            self.ws = await connect(url, compression=None, proxy=None, open_timeout=10, ping_interval=None,
-                                    max_size=None)
+            self.ws = await connect(
+                url, compression=None, proxy=None, open_timeout=10, ping_interval=None, max_size=None
+            )
         except InvalidStatus as exc:
             self.log(f"handshake rejected: HTTP {exc.response.status_code}")
             self.done.set()
@@ -586,7 +587,7 @@ async def sc_message_errors(ctx: Ctx) -> None:
         '{"type":"ping","payload":{"a":NaN}}',
         '{"type":"ping","payload":{}}\n',
         '{"type":"\\u0070ing"}',
-        "\ufeff{\"type\":\"ping\"}",
+        '\ufeff{"type":"ping"}',
     ]
     for frame in frames:
         await red.send_raw(frame)
@@ -602,7 +603,7 @@ async def sc_chat(ctx: Ctx) -> None:
         {"message": "Good luck!"},
         {"message": "  spaced  "},
         {"message": "a\x00b\u200bc\nd\te\x7ff"},
-        {"message": "héllo 👋 \"quoted\" \\ back"},
+        {"message": 'héllo 👋 "quoted" \\ back'},
         {"message": "z" * 600},
         {"message": " " * 3 + "y" * 498 + "  end"},
         {"message": ""},
@@ -627,8 +628,9 @@ async def sc_join_slot(ctx: Ctx) -> None:
     slot = creator.slot_id
     await ctx.open("joiner", "/ws/join-slot", {"slot_id": slot, "model_name": "j", "username": "ju"})
     await ctx.slots("joined by slot id")
-    for i, query in enumerate([f"slot_id={slot}", "slot_id=99", "slot_id=0", "slot_id=-1", "slot_id=6",
-                               f"slot_id={slot}&board_size=7"]):
+    for i, query in enumerate(
+        [f"slot_id={slot}", "slot_id=99", "slot_id=0", "slot_id=-1", "slot_id=6", f"slot_id={slot}&board_size=7"]
+    ):
         client = await ctx.open(f"err{i}", "/ws/join-slot", query)
         await client.wait_closed()
     owner = await ctx.matchmake("owner2", board_size=11)
@@ -650,9 +652,11 @@ async def sc_join_slot_then_matchmake(ctx: Ctx) -> None:
 async def sc_reconnect(ctx: Ctx) -> None:
     red, blue = await pair(ctx, 7, 3)
     red_token, slot = red.token, red.slot_id
-    for name, params in [("bad_token", {"slot_id": slot, "token": "nope"}),
-                         ("bad_slot", {"slot_id": 99, "token": red_token}),
-                         ("empty_slot", {"slot_id": 6, "token": red_token})]:
+    for name, params in [
+        ("bad_token", {"slot_id": slot, "token": "nope"}),
+        ("bad_slot", {"slot_id": 99, "token": red_token}),
+        ("empty_slot", {"slot_id": 6, "token": red_token}),
+    ]:
         bad = await ctx.open(name, "/ws/reconnect", params)
         await bad.wait_closed()
     await red.send({"type": "move", "payload": {"q": 0, "r": 0}})
@@ -943,9 +947,7 @@ def diff_transcripts(name: str, a: Transcript, b: Transcript, label_a: str, labe
         if la == lb:
             continue
         out.append(f"--- [{name}] stream '{stream}'")
-        out.extend(
-            difflib.unified_diff(la, lb, fromfile=f"A {label_a}", tofile=f"B {label_b}", lineterm="", n=2)
-        )
+        out.extend(difflib.unified_diff(la, lb, fromfile=f"A {label_a}", tofile=f"B {label_b}", lineterm="", n=2))
     return out
 
 
@@ -999,19 +1001,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--only", default="", help="comma-separated scenario names")
     parser.add_argument("--list", action="store_true", help="list scenarios and exit")
     parser.add_argument("--show", action="store_true", help="print full transcripts, not only diffs")
-    parser.add_argument("--quiet-period", type=float, default=0.25,
-                        help="seconds without frames that end a step (default 0.25)")
-    parser.add_argument("--reconnect-timeout", type=float, default=3.0,
-                        help="HEX_RECONNECT_TIMEOUT both servers run with (default 3)")
-    parser.add_argument("--idle-timeout", type=float, default=40.0,
-                        help="max seconds to wait for all slots to be empty before a scenario")
+    parser.add_argument(
+        "--quiet-period", type=float, default=0.25, help="seconds without frames that end a step (default 0.25)"
+    )
+    parser.add_argument(
+        "--reconnect-timeout", type=float, default=3.0, help="HEX_RECONNECT_TIMEOUT both servers run with (default 3)"
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=40.0,
+        help="max seconds to wait for all slots to be empty before a scenario",
+    )
     parser.add_argument("--scenario-timeout", type=float, default=120.0)
-    parser.add_argument("--restart-a", default="",
-                        help="shell command restarting server A, run before each wedging scenario")
-    parser.add_argument("--restart-b", default="",
-                        help="shell command restarting server B, run before each wedging scenario")
-    parser.add_argument("--include-wedging", action="store_true",
-                        help="run wedging scenarios in list order instead of last")
+    parser.add_argument(
+        "--restart-a", default="", help="shell command restarting server A, run before each wedging scenario"
+    )
+    parser.add_argument(
+        "--restart-b", default="", help="shell command restarting server B, run before each wedging scenario"
+    )
+    parser.add_argument(
+        "--include-wedging", action="store_true", help="run wedging scenarios in list order instead of last"
+    )
     return parser.parse_args(argv)
 
 
