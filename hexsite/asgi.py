@@ -10,9 +10,12 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from hexsite import websocket_close  # noqa: E402
 from hexsite.origin import BrowserOriginValidator  # noqa: E402
 from hexsite.routing import websocket_urlpatterns  # noqa: E402
 from matchmaking import runtime  # noqa: E402
+
+websocket_close.install()
 
 
 class StartRuntime:

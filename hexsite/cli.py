@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
 
     verbosity = {"critical": "0", "error": "0", "warning": "0", "info": "1", "debug": "2"}[args.log_level]
     if args.workers == 1:
-        cmd = [sys.executable, "-m", "hexsite.daphne_runner", "-b", args.host, "-p", str(args.port), "-v", verbosity,
+        cmd = [sys.executable, "-m", "daphne", "-b", args.host, "-p", str(args.port), "-v", verbosity,
                "hexsite.asgi:application"]
         return subprocess.call(cmd)
     # Several daphne processes accept on one inherited listening socket.
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     listener.bind((args.host, args.port))
     listener.listen(512)
     listener.set_inheritable(True)
-    cmd = [sys.executable, "-m", "hexsite.daphne_runner", "--fd", str(listener.fileno()), "-v", verbosity,
+    cmd = [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()), "-v", verbosity,
            "hexsite.asgi:application"]
     workers = [subprocess.Popen(cmd, pass_fds=(listener.fileno(),)) for _ in range(args.workers)]
     try:

@@ -153,3 +153,30 @@ def test_unknown_websocket_path_is_refused_not_a_server_error(daphne_server):
 
     assert asyncio.run(attempt()) == 403
     assert "Traceback" not in daphne_server.log()
+
+
+def test_close_codes_reach_real_clients_unchanged(daphne_server):
+    """Through daphne and autobahn, not just the Channels test communicator:
+    a refused parameter closes with 1008, a seat taken over by a reconnect
+    closes its old socket with 1001."""
+    base = daphne_server.ws_url
+
+    async def scenario() -> tuple[int | None, int | None, str]:
+        async with websockets.connect(f"{base}/ws/matchmake?board_size=8") as refused:
+            error = json.loads(await refused.recv())
+            with pytest.raises(websockets.ConnectionClosed):
+                await refused.recv()
+        async with websockets.connect(f"{base}/ws/matchmake?board_size=7") as old:
+            joined = json.loads(await old.recv())["payload"]
+            await old.recv()
+            query = urlencode({"slot_id": joined["slot_id"], "token": joined["reconnect_token"]})
+            async with websockets.connect(f"{base}/ws/reconnect?{query}") as new:
+                assert json.loads(await new.recv())["type"] == "reconnected"
+                with pytest.raises(websockets.ConnectionClosed):
+                    await asyncio.wait_for(old.recv(), 10)
+        return refused.close_code, old.close_code, error["payload"]["message"]
+
+    refused_code, taken_over_code, message = asyncio.run(scenario())
+    assert (message, refused_code) == ("Unsupported board size", 1008)
+    assert taken_over_code == 1001
+    assert "Exception inside application" not in daphne_server.log()

@@ -58,7 +58,7 @@ class LiveServer:
         self.migrate()
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hexsite.daphne_runner", "-b", "127.0.0.1", "-p", str(self.port),
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
              "hexsite.asgi:application"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )
