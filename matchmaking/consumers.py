@@ -170,7 +170,7 @@ class SeatConsumer(AsyncWebsocketConsumer):
             outbox = await call(services.resign)(identity.slot_id, identity.seat_id, self.channel_name)
         elif type_ == "chat":
             outbox = await call(services.chat)(identity.slot_id, identity.seat_id, self.channel_name,
-                                               payload.get("message"))
+                                               payload.get("message", ""))
         else:  # keep_slot
             outbox = await call(services.keep_slot)(identity.slot_id, identity.seat_id, self.channel_name)
         if outbox.identity is not None:

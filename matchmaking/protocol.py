@@ -8,6 +8,7 @@ protocol (``{"type": ..., "payload": {...}}``).
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -127,19 +128,29 @@ def parse_move(payload: dict[str, Any]) -> tuple[Any, Any]:
     return payload.get("q"), payload.get("r")
 
 
-def clean_text(value: object, limit: int) -> str:
-    """Printable characters only, stripped and cut to ``limit``."""
-    if not isinstance(value, str):
-        return ""
-    printable = "".join(ch for ch in value if ch.isprintable() and unicodedata.category(ch) != "Co")
-    return printable.strip()[:limit].strip()
+def printable_only(value: str) -> str:
+    return "".join(ch for ch in value if ch.isprintable() and unicodedata.category(ch) != "Co")
+
+
+def clean_chat(value: str) -> str:
+    """Chat as the reference forwards it: printable characters, cut to 500,
+    spaces kept (an empty result is still forwarded)."""
+    return printable_only(value)[:CHAT_MAX]
 
 
 def clean_label(value: object) -> str:
-    return clean_text(value, LABEL_MAX)
+    """Labels as the reference keeps them: printable characters, stripped,
+    then cut to 80 (a cut may leave a trailing space); empty means absent."""
+    if not isinstance(value, str):
+        return ""
+    return printable_only(value).strip()[:LABEL_MAX]
 
 
 # -- query strings ------------------------------------------------------------------
+
+
+# Integers as the reference's FastAPI/pydantic parsing accepts them, "7.0" included.
+_INTEGER = re.compile(r"\s*([+-]?[0-9]+)(?:\.0*)?\s*", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -155,21 +166,24 @@ class Query:
             parsed = parse_qs(text, keep_blank_values=True, max_num_fields=32)
         except ValueError:
             raise ProtocolError("Too many query parameters") from None
-        return cls({key: vals[0] for key, vals in parsed.items()})
+        # A repeated parameter counts with its last value, as in the reference.
+        return cls({key: vals[-1] for key, vals in parsed.items()})
 
     def int(self, name: str, default: int | None = None) -> int:
+        """An integer parameter; absent means ``default`` (or an error when
+        required), present but empty or not an integer is an error."""
         raw = self.values.get(name)
-        if raw is None or raw == "":
+        if raw is None:
             if default is None:
                 raise ProtocolError(f"Missing required parameter: {name}")
             return default
-        try:
-            return int(raw.strip())
-        except ValueError:
-            raise ProtocolError(f"Invalid {name}: must be an integer") from None
+        match = _INTEGER.fullmatch(raw)
+        if match is None:
+            raise ProtocolError(f"Invalid {name}: must be an integer")
+        return int(match.group(1))
 
     def optional_int(self, name: str) -> int | None:
-        if self.values.get(name) in (None, ""):
+        if name not in self.values:
             return None
         return self.int(name)
 

@@ -176,9 +176,8 @@ def _finish_game(slot: Slot, seats: dict[int, Seat], series: Series, game: Game,
     now = timezone.now()
     game.winner = winner
     game.end_reason = reason
-    game.current_turn = None
     game.finished_at = now
-    game.save(update_fields=["winner", "end_reason", "current_turn", "finished_at"])
+    game.save(update_fields=["winner", "end_reason", "finished_at"])
     _broadcast(outbox, seats, proto.game_over(winner, reason))
 
     if winner == rules.RED:
@@ -439,11 +438,16 @@ def apply_move(slot_id: int, seat_id: int, channel: str, q: object, r: object) -
     game.move_count += 1
     game.board = board.rows()
     game.last_move = [q, r]
-    game.current_turn = None if winner is not None else rules.opponent(seat.player)
+    # After the winning move the reference's snapshot keeps the mover as
+    # current_turn (the game has a winner, so nobody can move); the move
+    # message itself says next_turn null.
+    next_turn = None if winner is not None else rules.opponent(seat.player)
+    if next_turn is not None:
+        game.current_turn = next_turn
     game.moves.create(number=game.move_count, player=seat.player, q=q, r=r)
     game.save(update_fields=["move_count", "board", "last_move", "current_turn"])
     outbox.changed_slots.add(slot.id)
-    _broadcast(outbox, seats, proto.move(seat.player, q, r, game.current_turn))
+    _broadcast(outbox, seats, proto.move(seat.player, q, r, next_turn))
     if winner is not None:
         _finish_game(slot, seats, slot.series, game, winner, Game.EndReason.CONNECTED_SIDES, outbox)
     return outbox
@@ -489,10 +493,10 @@ def chat(slot_id: int, seat_id: int, channel: str, text: object) -> Outbox:
     outbox = Outbox()
     if not isinstance(text, str):
         return outbox
-    cleaned = proto.clean_text(text, proto.CHAT_MAX)
+    cleaned = proto.clean_chat(text)
     seats = {seat.player: seat for seat in Seat.objects.filter(slot_id=slot_id)}
     sender = next((s for s in seats.values() if s.id == seat_id and s.channel_name == channel), None)
-    if sender is None or not cleaned:
+    if sender is None:
         return outbox
     outbox.to_seat(seats.get(rules.opponent(sender.player)), proto.chat(sender.player, cleaned))
     return outbox

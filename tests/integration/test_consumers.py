@@ -201,7 +201,7 @@ def test_complete_best_of_one_won_by_connected_sides():
         await blue.silent()
         snap = await slot(1)
         assert snap["state"] == "full" and snap["series_winner"] == BLUE and snap["winner"] == BLUE
-        assert snap["current_turn"] is None
+        assert snap["current_turn"] == BLUE  # as the reference: the winner made the last move
 
         series = await db(lambda: Series.objects.get())
         assert series.status == Series.Status.COMPLETED and series.winner == BLUE
@@ -344,13 +344,16 @@ def test_chat_goes_to_the_opponent_only_sanitised():
     async def scenario():
         red, blue, _ = await pair(7)
         await red.send("chat", message="  good\x00 luck\x1b  ")
-        assert await blue.expect("chat") == {"player": RED, "message": "good luck"}
+        assert await blue.expect("chat") == {"player": RED, "message": "  good luck  "}
         await red.silent()  # no echo
         await blue.send("chat", message="y" * 900)
         assert await red.expect("chat") == {"player": BLUE, "message": "y" * 500}
         for bad in (42, None, ["hi"], {"text": "hi"}):
             await red.send("chat", message=bad)
+        await blue.silent()
+        # Without a message the reference forwards an empty line.
         await red.send("chat")
+        assert await blue.expect("chat") == {"player": RED, "message": ""}
         await blue.silent()
         await red.silent()
         await red.close()
@@ -1056,9 +1059,10 @@ def test_slots_feed_sends_bare_arrays_on_connect_and_membership_change(settings)
 
 @pytest.mark.parametrize("query,text", [
     ("", "Missing required parameter: board_size"),
-    ("board_size=", "Missing required parameter: board_size"),
+    ("board_size=", "Invalid board_size: must be an integer"),
     ("board_size=seven", "Invalid board_size: must be an integer"),
-    ("board_size=7.0", "Invalid board_size: must be an integer"),
+    ("board_size=7.5", "Invalid board_size: must be an integer"),
+    ("board_size=7&series_length=", "Invalid series_length: must be an integer"),
     ("board_size=7&series_length=x", "Invalid series_length: must be an integer"),
     ("board_size=7&first_player=red", "Invalid first_player: must be an integer"),
     ("board_size=8", "Unsupported board size"),

@@ -157,7 +157,8 @@ def test_chat_with_hostile_content_is_sanitised_or_dropped():
         red, blue, before = await started_game()
         await blue.send_raw('{"type":"chat","payload":{"message":"\\ud800\\u0000\\u202e<b>hi</b>\\u0007"}}')
         assert await red.expect("chat") == {"player": BLUE, "message": "<b>hi</b>"}
-        await blue.send("chat", message="\x00\x01\x02")  # nothing printable left
+        await blue.send("chat", message="\x00\x01\x02")  # nothing printable left: forwarded empty, as the reference
+        assert await red.expect("chat") == {"player": BLUE, "message": ""}
         await blue.send("chat", message={"nested": ["x"]})
         await red.silent()
         await game_goes_on(red, blue, before)

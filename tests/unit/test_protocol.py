@@ -120,15 +120,26 @@ def test_parse_move_returns_raw_values():
 
 
 def test_query_int_missing_and_non_integer_messages():
-    query = Query.parse(b"board_size=&slot_id=abc&x=7")
-    with pytest.raises(ProtocolError, match="^Missing required parameter: board_size$"):
-        query.int("board_size")
+    query = Query.parse(b"board_size=&slot_id=abc&x=7&y=7.0&first_player=")
     with pytest.raises(ProtocolError, match="^Missing required parameter: series_length$"):
         query.int("series_length")
     with pytest.raises(ProtocolError, match="^Invalid slot_id: must be an integer$"):
         query.int("slot_id")
     assert query.int("x") == 7
+    assert query.int("y") == 7  # the reference's parser takes "7.0" as 7
     assert query.int("series_length", default=1) == 1
+
+
+def test_present_but_empty_integer_is_an_error_not_the_default():
+    """The reference refuses an empty value (HTTP 403); we answer with an error
+    like every other bad parameter instead of silently using the default."""
+    query = Query.parse(b"board_size=&series_length=&first_player=")
+    for name in ("board_size", "series_length"):
+        with pytest.raises(ProtocolError, match=f"^Invalid {name}: must be an integer$"):
+            query.int(name, default=1)
+    with pytest.raises(ProtocolError, match="^Invalid first_player: must be an integer$"):
+        query.optional_int("first_player")
+    assert Query.parse(b"").optional_int("first_player") is None
 
 
 @pytest.mark.parametrize("raw", ["1.5", "7e0", "seven", "0x7", "--7"])
@@ -144,9 +155,10 @@ def test_query_str_required():
     assert Query.parse(b"token=abc-_DEF").str("token") == "abc-_DEF"
 
 
-def test_query_first_value_wins_and_percent_decoding():
+def test_query_last_value_wins_and_percent_decoding():
+    """A repeated parameter counts with its last value, as in the reference."""
     query = Query.parse(b"board_size=9&board_size=11&username=a%20b")
-    assert query.int("board_size") == 9
+    assert query.int("board_size") == 11
     assert query.label("username") == "a b"
 
 
@@ -226,6 +238,11 @@ def test_label_is_cut_after_removing_non_printables():
     assert proto.clean_label("\x01" * 100 + "y" * 100) == "y" * 80
 
 
+def test_label_is_stripped_before_the_cut_only():
+    """As the reference: a cut at 80 may leave a trailing space."""
+    assert proto.clean_label("u" * 79 + " tail") == "u" * 79 + " "
+
+
 def test_query_labels_are_cleaned():
     req = matchmake("board_size=7&model_name=%00%1b%5B31mred&username=" + "u" * 120)
     assert req.model_name == "[31mred"
@@ -233,8 +250,12 @@ def test_query_labels_are_cleaned():
 
 
 def test_chat_cleaning():
-    assert proto.clean_text("hi\x1b[2J there\x00", proto.CHAT_MAX) == "hi[2J there"
-    assert proto.clean_text("x" * 1000, proto.CHAT_MAX) == "x" * 500
+    assert proto.clean_chat("hi\x1b[2J there\x00") == "hi[2J there"
+    assert proto.clean_chat("x" * 1000) == "x" * 500
+    # Spaces are kept and the cut is at 500 of the cleaned text, as the reference forwards it.
+    assert proto.clean_chat("  spaced  ") == "  spaced  "
+    assert proto.clean_chat("   " + "y" * 498 + "  end") == "   " + "y" * 497
+    assert proto.clean_chat("\x01\x02") == ""
     assert proto.CHAT_MAX == 500 and proto.LABEL_MAX == 80
 
 
