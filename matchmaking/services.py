@@ -419,6 +419,9 @@ def apply_move(slot_id: int, seat_id: int, channel: str, q: object, r: object) -
     if not (rules.is_int(q) and rules.is_int(r)):
         outbox.send(channel, proto.move_rejected(rules.REASON_MALFORMED))
         return outbox
+    # The broadcast echoes the coordinates as sent (true/false stay booleans,
+    # as in the reference); the board and the stored move use integers.
+    echo_q, echo_r = q, r
     q, r = int(q), int(r)  # type: ignore[call-overload]
     slot = _locked_slot(slot_id)
     if slot is None:
@@ -447,7 +450,7 @@ def apply_move(slot_id: int, seat_id: int, channel: str, q: object, r: object) -
     game.moves.create(number=game.move_count, player=seat.player, q=q, r=r)
     game.save(update_fields=["move_count", "board", "last_move", "current_turn"])
     outbox.changed_slots.add(slot.id)
-    _broadcast(outbox, seats, proto.move(seat.player, q, r, next_turn))
+    _broadcast(outbox, seats, proto.move(seat.player, echo_q, echo_r, next_turn))
     if winner is not None:
         _finish_game(slot, seats, slot.series, game, winner, Game.EndReason.CONNECTED_SIDES, outbox)
     return outbox

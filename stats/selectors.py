@@ -77,10 +77,12 @@ def statistics(board_size: int | None = None) -> dict[str, Any]:
     qs = completed_series()
     if board_size is not None:
         qs = qs.filter(board_size=board_size)
+    # Counted newest series first: the reference's dicts list keys in that order.
     sizes: Counter[str] = Counter()
     lengths: Counter[str] = Counter()
     matches = games = 0
-    for size, length, played in qs.values_list("board_size", "series_length", "current_game_number").iterator():
+    rows = qs.order_by("-completed_at", "-id").values_list("board_size", "series_length", "current_game_number")
+    for size, length, played in rows.iterator():
         matches += 1
         games += played
         sizes[str(size)] += 1
@@ -90,7 +92,7 @@ def statistics(board_size: int | None = None) -> dict[str, Any]:
         "persistence_enabled": True,
         "totals": {"matches": matches, "games": games, "models": len(leaderboard), "model_entries": 2 * matches},
         "leaderboard": leaderboard,
-        "board_sizes": dict(sorted(sizes.items(), key=lambda kv: int(kv[0]))),
-        "series_lengths": dict(sorted(lengths.items(), key=lambda kv: int(kv[0]))),
+        "board_sizes": dict(sizes),
+        "series_lengths": dict(lengths),
         "recent_matches": recent_matches(board_size=board_size),
     }

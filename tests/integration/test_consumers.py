@@ -152,12 +152,15 @@ def test_move_rejections_in_reference_order():
 
 
 def test_boolean_coordinates_count_as_integers():
-    """The reference accepts true/false as 1/0 (isinstance(x, int))."""
+    """The reference accepts true/false as 1/0 (isinstance(x, int)) and echoes
+    them as sent; the board and the stored move hold integers."""
     async def scenario():
         red, blue, _ = await pair(7)
         await red.move(True, False)
         got = await both_get([red, blue], "move")
-        assert got["q"] == 1 and got["r"] == 0 and got["player"] == RED
+        assert got["q"] is True and got["r"] is False and got["player"] == RED
+        stored = await db(lambda: list(Move.objects.values_list("q", "r")))
+        assert stored == [(1, 0)]
         snap = await slot(1)
         assert snap["board"][0][1] == RED
         await blue.move(True, False)

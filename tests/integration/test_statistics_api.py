@@ -43,6 +43,9 @@ def test_statistics_aggregates_completed_series(client, history):
     assert stats["totals"] == {"matches": 4, "games": 3 + 1 + 1 + 1, "models": 5, "model_entries": 8}
     assert stats["board_sizes"] == {"7": 2, "9": 1, "11": 1}
     assert stats["series_lengths"] == {"1": 3, "3": 1}
+    # Keys in the reference's order: as first met going from the newest series back.
+    assert list(stats["board_sizes"]) == ["11", "7", "9"]
+    assert list(stats["series_lengths"]) == ["1", "3"]
     rows = [(r["model_name"], r["username"], r["matches"], r["wins"], r["losses"], r["games_won"],
              r["games_lost"], r["win_rate"]) for r in stats["leaderboard"]]
     assert rows == [
