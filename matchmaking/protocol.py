@@ -149,8 +149,9 @@ def clean_label(value: object) -> str:
 # -- query strings ------------------------------------------------------------------
 
 
-# Integers as the reference's FastAPI/pydantic parsing accepts them, "7.0" included.
-_INTEGER = re.compile(r"\s*([+-]?[0-9]+)(?:\.0*)?\s*", re.ASCII)
+# Integers as the reference's FastAPI/pydantic parsing accepts them: "7.0" is 7
+# and "7_0" is 70, like Python's int().
+_INTEGER = re.compile(r"\s*([+-]?[0-9](?:_?[0-9])*)(?:\.0*)?\s*", re.ASCII)
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,7 @@ def test_query_int_missing_and_non_integer_messages():
         query.int("slot_id")
     assert query.int("x") == 7
     assert query.int("y") == 7  # the reference's parser takes "7.0" as 7
+    assert Query.parse(b"board_size=7_0").int("board_size") == 70  # and "7_0" as 70
     assert query.int("series_length", default=1) == 1
 
 
