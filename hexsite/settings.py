@@ -19,7 +19,9 @@ env = environ.Env()
 
 # -- production mode ---------------------------------------------------------
 PRODUCTION = env.bool("HEX_PRODUCTION", default=False)
-DEBUG = env.bool("HEX_DEBUG", default=not PRODUCTION)
+# Off unless asked for: debug pages would show settings to any visitor, and
+# per-query logging costs time on every move.
+DEBUG = env.bool("HEX_DEBUG", default=False) and not PRODUCTION
 
 if PRODUCTION:
     SECRET_KEY = env.str("HEX_SECRET_KEY", default="")
@@ -105,6 +107,10 @@ def database_from_url(url: str) -> dict:
         if url.startswith(prefix):
             url = "postgresql://" + url[len(prefix):]
     config = environ.Env.db_url_config(url)
+    # Keep connections between calls: database_sync_to_async closes expired
+    # ones around every call, and reopening per move dominated its cost.
+    config["CONN_MAX_AGE"] = env.int("HEX_DB_CONN_MAX_AGE", default=60)
+    config["CONN_HEALTH_CHECKS"] = True
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # Serialise writers up front instead of failing with "database is locked"
         # when two transactions upgrade their read locks at once.
@@ -114,9 +120,6 @@ def database_from_url(url: str) -> dict:
             "timeout": 30,
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
-    else:
-        config["CONN_MAX_AGE"] = env.int("HEX_DB_CONN_MAX_AGE", default=60)
-        config["CONN_HEALTH_CHECKS"] = True
     return config
 
 
@@ -187,6 +190,8 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("HEX_STATIC_ROOT", default=str(BASE_DIR / "var" / "staticfiles")))
+# Whitenoise serves collected files from here (optional: finders cover the rest).
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

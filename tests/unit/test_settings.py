@@ -70,5 +70,11 @@ def test_production_mode_turns_debug_off_and_takes_the_environment():
 def test_reference_max_slots_name_is_honoured_and_defaults_are_embedded():
     values = json.loads(load_settings({"MAX_SLOTS": "3"}).stdout)
     assert values["SLOTS"] == 3
-    assert values["DEBUG"] is True
+    assert values["DEBUG"] is False
     assert values["LAYER"] == "channels.layers.InMemoryChannelLayer"
+
+
+def test_debug_only_on_request_and_never_in_production():
+    assert json.loads(load_settings({"HEX_DEBUG": "1"}).stdout)["DEBUG"] is True
+    production = {"HEX_PRODUCTION": "1", "HEX_SECRET_KEY": "k" * 40, "HEX_ALLOWED_HOSTS": "hex.example.org"}
+    assert json.loads(load_settings({**production, "HEX_DEBUG": "1"}).stdout)["DEBUG"] is False
