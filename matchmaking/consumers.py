@@ -255,6 +255,3 @@ class SlotsFeedConsumer(AsyncWebsocketConsumer):
 
     async def slots_snapshot(self, event: dict[str, Any]) -> None:
         await self.send(text_data=proto.encode(event["slots"]))
-
-    async def slots_changed(self, event: dict[str, Any]) -> None:
-        return
