@@ -16,12 +16,12 @@ import time  # noqa: E402
 
 import pygame  # noqa: E402
 import pytest  # noqa: E402
-from websockets.sync.server import serve  # noqa: E402
 
 from clients import gui  # noqa: E402
 from clients.game_state import ViewSnapshot  # noqa: E402
 from clients.session import Options, Session  # noqa: E402
 from games import rules  # noqa: E402
+from tests.support.fake_arena import FakeArena  # noqa: E402
 
 # -- geometry ----------------------------------------------------------------------------------
 
@@ -177,38 +177,28 @@ def test_escape_q_and_window_close_quit(event: pygame.event.Event) -> None:
 # -- clicking sends the move -------------------------------------------------------------------
 
 
-class TurnServer:
+class TurnServer(FakeArena):
     """A fake arena: seats the client as red on 7x7, blue to move first. Blue
     plays (q=3, r=3) when told to; every frame the client sends is queued."""
 
     def __init__(self) -> None:
         self.frames: queue.Queue[dict] = queue.Queue()
         self.blue_may_move = threading.Event()
-        self.server = serve(self._handle, "127.0.0.1", 0)
-        self.port = self.server.socket.getsockname()[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        super().__init__()
 
-    def _send(self, ws, type_: str, **payload) -> None:
-        ws.send(json.dumps({"type": type_, "payload": payload}))
-
-    def _handle(self, ws) -> None:
-        self._send(ws, "joined", slot_id=1, player=-1, color="red", board_size=7, series_length=1,
-                   reconnect_token="t" * 43, protocol_version=1)
-        self._send(ws, "game_start", slot_id=1, board_size=7, series_length=1, players=[-1, 1], first_turn=1,
-                   current_game_number=1, player_1_wins=0, player_2_wins=0, wins_required=1)
+    def script(self, ws) -> None:
+        self.send(ws, "joined", slot_id=1, player=-1, color="red", board_size=7, series_length=1,
+                  reconnect_token="t" * 43, protocol_version=1)
+        self.send(ws, "game_start", slot_id=1, board_size=7, series_length=1, players=[-1, 1], first_turn=1,
+                  current_game_number=1, player_1_wins=0, player_2_wins=0, wins_required=1)
         self.blue_may_move.wait(20)
-        self._send(ws, "move", player=1, q=3, r=3, next_turn=-1)
+        self.send(ws, "move", player=1, q=3, r=3, next_turn=-1)
         for text in ws:
             self.frames.put(json.loads(text))
 
-    def __enter__(self) -> TurnServer:
-        self.thread.start()
-        return self
-
     def __exit__(self, *exc: object) -> None:
         self.blue_may_move.set()
-        self.server.shutdown()
-        self.thread.join(5)
+        super().__exit__(*exc)
 
 
 def pump_until(app: gui.GuiApp, condition, timeout: float = 15.0) -> None:

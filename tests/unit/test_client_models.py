@@ -7,17 +7,16 @@ import asyncio
 import json
 import random
 import sys
-import threading
 import uuid
 from pathlib import Path
 
 import pytest
-from websockets.sync.server import serve
 
 from clients.errors import ModelError
 from clients.model_loader import ModelMoveError, load_model, validate_move
 from clients.session import Options, Session
 from games import rules
+from tests.support.fake_arena import FakeArena
 
 
 @pytest.fixture
@@ -139,33 +138,21 @@ def test_bad_moves_are_model_move_errors(returned: object, expected: str) -> Non
 # -- a bad move never reaches the server -----------------------------------------------------
 
 
-class RecordingServer:
+class RecordingServer(FakeArena):
     """A fake arena that seats the client as red, starts a 7x7 game with red to
     move, and records every frame the client sends until it disconnects."""
 
     def __init__(self) -> None:
         self.frames: list[dict] = []
-        self.server = serve(self._handle, "127.0.0.1", 0)
-        self.port = self.server.socket.getsockname()[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        super().__init__()
 
-    def _handle(self, ws) -> None:
-        ws.send(json.dumps({"type": "joined", "payload": {
-            "slot_id": 1, "player": -1, "color": "red", "board_size": 7, "series_length": 1,
-            "reconnect_token": "t" * 43, "protocol_version": 1}}))
-        ws.send(json.dumps({"type": "game_start", "payload": {
-            "slot_id": 1, "board_size": 7, "series_length": 1, "players": [-1, 1], "first_turn": -1,
-            "current_game_number": 1, "player_1_wins": 0, "player_2_wins": 0, "wins_required": 1}}))
+    def script(self, ws) -> None:
+        self.send(ws, "joined", slot_id=1, player=-1, color="red", board_size=7, series_length=1,
+                  reconnect_token="t" * 43, protocol_version=1)
+        self.send(ws, "game_start", slot_id=1, board_size=7, series_length=1, players=[-1, 1], first_turn=-1,
+                  current_game_number=1, player_1_wins=0, player_2_wins=0, wins_required=1)
         for text in ws:
             self.frames.append(json.loads(text))
-
-    def __enter__(self) -> RecordingServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.thread.join(5)
 
 
 @pytest.mark.parametrize(

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from pathlib import Path
 
 import pytest
-from websockets.sync.server import serve
 
 from clients.replay import ReplayLog, read_replay
 from clients.session import Options, Session
+from tests.support.fake_arena import FakeArena
 
 TOKEN = "secret-token-" + "x" * 30
 
@@ -53,7 +52,7 @@ def test_explicit_path_records_are_numbered_timestamped_and_redacted(tmp_path: P
     assert records[1] == {**records[1], "event": "move_rejected", "reason": "Not your turn", "sent": {"q": 1, "r": 2}}
 
 
-class ScriptedGame:
+class ScriptedGame(FakeArena):
     """A fake arena for one best-of-1 game on 7x7: the client is red and moves
     first; its first move is rejected once ("Not your turn"), then every red
     move is accepted and blue answers on the bottom row. Red (model_first
@@ -61,20 +60,15 @@ class ScriptedGame:
 
     def __init__(self) -> None:
         self.received: list[dict] = []
-        self.server = serve(self._handle, "127.0.0.1", 0)
-        self.port = self.server.socket.getsockname()[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        super().__init__()
 
-    def _send(self, ws, type_: str, **payload) -> None:
-        ws.send(json.dumps({"type": type_, "payload": payload}))
-
-    def _handle(self, ws) -> None:
-        self._send(ws, "joined", slot_id=4, player=-1, color="red", board_size=7, series_length=1,
-                   reconnect_token=TOKEN, protocol_version=1)
-        self._send(ws, "waiting_for_opponent", slot_id=4, board_size=7)
-        self._send(ws, "game_start", slot_id=4, board_size=7, series_length=1, players=[-1, 1], first_turn=-1,
-                   current_game_number=1, player_1_wins=0, player_2_wins=0, wins_required=1,
-                   player_models={"-1": "model_first", "1": "fake"}, player_usernames={})
+    def script(self, ws) -> None:
+        self.send(ws, "joined", slot_id=4, player=-1, color="red", board_size=7, series_length=1,
+                  reconnect_token=TOKEN, protocol_version=1)
+        self.send(ws, "waiting_for_opponent", slot_id=4, board_size=7)
+        self.send(ws, "game_start", slot_id=4, board_size=7, series_length=1, players=[-1, 1], first_turn=-1,
+                  current_game_number=1, player_1_wins=0, player_2_wins=0, wins_required=1,
+                  player_models={"-1": "model_first", "1": "fake"}, player_usernames={})
         rejected = False
         red_moves = 0
         for text in ws:
@@ -84,28 +78,21 @@ class ScriptedGame:
                 continue
             if not rejected:
                 rejected = True
-                self._send(ws, "move_rejected", reason="Not your turn")
+                self.send(ws, "move_rejected", reason="Not your turn")
                 continue
             q, r = frame["payload"]["q"], frame["payload"]["r"]
             red_moves += 1
             if red_moves == 7:
-                self._send(ws, "move", player=-1, q=q, r=r, next_turn=None)
-                self._send(ws, "game_over", winner=-1, reason="connected_sides")
-                self._send(ws, "series_update", player_1_wins=1, player_2_wins=0, current_game_number=1,
-                           wins_required=1, series_length=1)
-                self._send(ws, "series_over", winner=-1, player_1_wins=1, player_2_wins=0, wins_required=1,
-                           series_length=1)
+                self.send(ws, "move", player=-1, q=q, r=r, next_turn=None)
+                self.send(ws, "game_over", winner=-1, reason="connected_sides")
+                self.send(ws, "series_update", player_1_wins=1, player_2_wins=0, current_game_number=1,
+                          wins_required=1, series_length=1)
+                self.send(ws, "series_over", winner=-1, player_1_wins=1, player_2_wins=0, wins_required=1,
+                          series_length=1)
                 continue
-            self._send(ws, "move", player=-1, q=q, r=r, next_turn=1)
-            self._send(ws, "move", player=1, q=red_moves - 1, r=6, next_turn=-1)
+            self.send(ws, "move", player=-1, q=q, r=r, next_turn=1)
+            self.send(ws, "move", player=1, q=red_moves - 1, r=6, next_turn=-1)
 
-    def __enter__(self) -> ScriptedGame:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.thread.join(5)
 
 
 @pytest.fixture
