@@ -75,6 +75,9 @@ def test_landing_shows_live_counts_and_first_bot_commands(browser, daphne_server
     assert problems.items == []
 
 
+HTMX_IDLE = "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+
+
 def test_overview_shows_new_stones_without_reload_and_statistics_show_the_series(
     browser, daphne_server, screenshot_dir
 ):
@@ -137,12 +140,16 @@ def test_overview_shows_new_stones_without_reload_and_statistics_show_the_series
     page.wait_for_url("**sort=losses**")
     page.wait_for_function("document.querySelector('th.col-losses').getAttribute('aria-sort') === 'descending'")
     assert winner.model_name not in board.locator("tbody tr").first.inner_text()
+    page.wait_for_function(HTMX_IDLE)
     page.locator("th.col-losses a").click()
     page.wait_for_function("document.querySelector('th.col-losses').getAttribute('aria-sort') === 'ascending'")
     assert winner.model_name in board.locator("tbody tr").first.inner_text()
     assert page.evaluate("window.__sameDocument") is True, "sorting reloaded the page instead of swapping"
 
-    # Filtering to a board size nobody played empties the leaderboard.
+    # Filtering to a board size nobody played empties the leaderboard. htmx wires
+    # the swapped-in form while it settles; a change fired before that is lost
+    # (a person is never that fast, a test is).
+    page.wait_for_function(HTMX_IDLE)
     page.select_option("#board-size-filter", "9")
     page.wait_for_url("**board_size=9**")
     page.wait_for_selector("text=No completed series on 9×9 boards yet")
