@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -32,6 +33,10 @@ class Bot:
     # (game number, moves seen in that game): stop there without leaving the
     # seat, so a test can crash the server in the middle of a series.
     pause_at: tuple[int, int] | None = None
+    # Seconds to think before each move (lets a page watch the game unfold).
+    move_delay: float = 0.0
+    # Stay seated after series_over until this event is set.
+    hold: threading.Event | None = None
     received: list[dict[str, Any]] = field(default_factory=list)
     accepted_moves: list[tuple[int, int, int, int]] = field(default_factory=list)  # (game, player, q, r)
     player: int | None = None
@@ -49,6 +54,10 @@ class Bot:
 
     def types(self) -> list[str]:
         return [m["type"] for m in self.received]
+
+    def problems(self) -> list[dict[str, Any]]:
+        """Messages a smooth game never sends."""
+        return [m for m in self.received if m["type"] in ("error", "move_rejected", "opponent_disconnected")]
 
     def matchmake_url(self) -> str:
         params = {"board_size": self.board_size, "series_length": self.series_length, "model_name": self.model_name}
@@ -115,6 +124,8 @@ class Bot:
             self.game_number = slot["current_game_number"]
         elif kind == "series_over":
             self.series_over = payload
+            while self.hold is not None and not self.hold.is_set():
+                await asyncio.sleep(0.05)
             return True
         elif kind in ("error", "opponent_left_slot"):
             return True
@@ -123,6 +134,8 @@ class Bot:
         return False
 
     async def _move(self, ws: Any) -> None:
+        if self.move_delay:
+            await asyncio.sleep(self.move_delay)
         q, r = self.rng.choice(list(self.board.empty_cells()))
         await ws.send(json.dumps({"type": "move", "payload": {"q": q, "r": r}}))
 
