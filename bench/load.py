@@ -1,145 +1,466 @@
-"""Load benchmark: many bot pairs playing at full speed against one server.
+"""Load benchmark: G concurrent games of random legal moves against a live server.
 
-    python bench/load.py                      # starts its own daphne (SQLite, in-memory layer)
-    python bench/load.py --pairs 6 --board-size 11 --series-length 3
-    python bench/load.py --server ws://127.0.0.1:8000   # an already running server (loopback only)
-    python bench/load.py --postgres-redis     # own daphne on local PostgreSQL + Redis
+    python bench/load.py --games 200 --think-ms 50            # our server: daphne, SQLite, in-memory layer
+    python bench/load.py --games 50 --think-ms 0              # saturation
+    python bench/load.py --server-impl uvicorn --games 200 --think-ms 50
+    python bench/load.py --backend postgres-redis --workers 2 --games 200 --think-ms 50
+    python bench/load.py --target reference --games 50        # hexgame-server==0.4.3 from a scratch venv
+    python bench/load.py --idle-connections 2000 --hold 60    # open connections waiting for opponents
+    python bench/load.py --url ws://127.0.0.1:8000 --server-pid 1234   # a server you started yourself
 
-Prints accepted moves per second, the round-trip latency of a move (send →
-its ``move`` broadcast back to the sender) as p50/p95/p99/max, and the time
-to complete every series. It only targets loopback addresses and stops by
-itself after the series end (or ``--timeout``).
+Each game is two WebSocket clients that matchmake, play random legal moves
+and, when their series ends, queue again. A player sends its move ``think``
+milliseconds after the previous move of its game was *sent* (or at once, if
+the broadcast arrives later), so the offered load is ``G × 1000 / think``
+moves a second whatever the server does, and a slow server shows up as
+served < 100 % rather than as a quietly slower load.
+
+Printed: offered and accepted moves per second, the share served, move
+round trip (send → the ``move`` broadcast back to its sender) p50/p95/p99/max,
+matchmaking latency (connect → ``game_start``), errors by kind, and the
+server's CPU (percent of one core, all its processes) and peak RSS (sum over
+its processes). The server and the load generator are pinned to different
+cores (``--server-cpus`` / ``--client-cpus``). Only loopback addresses are
+accepted, and the run stops by itself after ``--duration`` seconds.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import os
 import random
-import statistics
+import signal
+import socket
+import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urlparse
 
 import websockets
+from websockets.asyncio.client import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from games import rules  # noqa: E402
-from tests.support.live import LiveServer  # noqa: E402
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+REFERENCE_VENV = Path(os.environ.get("HEX_REFERENCE_VENV", "/tmp/refvenv"))
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+# -- the server under test -------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (daphne workers under ``hexgame-server``)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as children:
+                    todo.extend(int(child) for child in children.read().split())
+        except OSError:
+            continue
+    return found
+
+
+def cpu_ticks_and_rss(pids: list[int]) -> tuple[int, int]:
+    ticks = rss = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime + stime
+            with open(f"/proc/{pid}/statm") as statm:
+                rss += int(statm.read().split()[1]) * PAGE_SIZE
+        except (OSError, IndexError, ValueError):
+            continue
+    return ticks, rss
+
+
+class ResourceSampler(threading.Thread):
+    """Samples the server's process tree: CPU between ``mark()`` calls, RSS peak and trace."""
+
+    def __init__(self, root_pid: int, interval: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.root_pid = root_pid
+        self.interval = interval
+        self.peak_rss = 0
+        self.rss_trace: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop.wait(self.interval):
+            _, rss = cpu_ticks_and_rss(process_tree(self.root_pid))
+            self.peak_rss = max(self.peak_rss, rss)
+            self.rss_trace.append((time.monotonic(), rss))
+
+    def mark(self) -> tuple[float, int]:
+        ticks, _ = cpu_ticks_and_rss(process_tree(self.root_pid))
+        return time.monotonic(), ticks
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+@dataclass
+class ServerUnderTest:
+    """A server this benchmark starts (ours or the reference), pinned to ``cpus``."""
+
+    target: str
+    backend: str
+    workers: int
+    server_impl: str
+    slots: int
+    cpus: str | None
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hexbench-")))
+    database: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def _env(self) -> dict[str, str]:
+        env = {**os.environ}
+        env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        prefix = f"hexbench-{uuid.uuid4().hex[:8]}"
+        if self.target == "reference":
+            env.update(MAX_SLOTS=str(self.slots), HEX_RECONNECT_TIMEOUT="0", HEX_STATE_BACKEND="memory")
+            if self.backend == "postgres-redis":
+                env.update(HEX_STATE_BACKEND="redis", HEX_REDIS_URL="redis://127.0.0.1:6379/0",
+                           HEX_REDIS_KEY_PREFIX=prefix)
+            return env
+        env.update(DJANGO_SETTINGS_MODULE="hexsite.settings", PYTHONPATH=str(ROOT), HEX_LOG_LEVEL="WARNING",
+                   HEX_DATA_DIR=str(self.workdir), HEX_DATABASE_URL=f"sqlite:///{self.workdir / 'arena.sqlite3'}",
+                   HEX_MAX_SLOTS=str(self.slots), HEX_MAX_CONNECTIONS_PER_IP="0",
+                   HEX_RATE_LIMIT_PER_SECOND="1000", HEX_RATE_LIMIT_BURST="1000")
+        if self.backend == "postgres-redis":
+            import psycopg
+
+            self.database = f"hexarena_bench_{uuid.uuid4().hex[:8]}"
+            with psycopg.connect("host=127.0.0.1 user=postgres dbname=test", autocommit=True) as admin:
+                admin.execute(f'CREATE DATABASE "{self.database}"')
+            env.update(HEX_DATABASE_URL=f"postgresql://postgres@127.0.0.1:5432/{self.database}",
+                       HEX_REDIS_URL="redis://127.0.0.1:6379/0", HEX_REDIS_KEY_PREFIX=prefix)
+        return env
+
+    def start(self) -> ServerUnderTest:
+        if self.target == "reference":
+            executable = REFERENCE_VENV / "bin" / "hexgame-server"
+            if not executable.exists():
+                raise SystemExit(f"reference server not found at {executable}: python3 -m venv {REFERENCE_VENV} && "
+                                 f"{REFERENCE_VENV}/bin/pip install hexgame-server==0.4.3")
+            cmd = [str(executable), "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
+        else:
+            cmd = [sys.executable, "-m", "hexsite.cli", "--host", "127.0.0.1", "--port", str(self.port),
+                   "--workers", str(self.workers), "--server", self.server_impl, "--log-level", "warning"]
+        if self.cpus:
+            cmd = ["taskset", "-c", self.cpus, *cmd]
+        log = open(self.workdir / "server.log", "ab")  # noqa: SIM115 - lives as long as the server
+        self.process = subprocess.Popen(cmd, cwd=ROOT, env=self._env(), stdout=log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"server exited with {self.process.returncode}; see {self.workdir / 'server.log'}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.2)
+        raise SystemExit("server did not answer /health within 60 s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        if self.database:
+            import psycopg
+
+            with psycopg.connect("host=127.0.0.1 user=postgres dbname=test", autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+
+
+# -- the load --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    measuring: bool = False
+    accepted: int = 0
+    rtt: list[float] = field(default_factory=list)
+    matchmaking: list[float] = field(default_factory=list)
+    errors: collections.Counter = field(default_factory=collections.Counter)
+    games_started: int = 0
 
 
 class Player:
-    def __init__(self, url: str, seed: int, latencies: list[float]) -> None:
-        self.url = url
-        self.rng = random.Random(seed)
-        self.latencies = latencies
-        self.moves = 0
-        self.sent_at: float | None = None
-        self.player: int | None = None
-        self.board: rules.Board | None = None
-        self.turn: int | None = None
+    """One bot: matchmake, play random legal moves on its game's cadence, queue again."""
+
+    def __init__(self, url: str, index: int, args: argparse.Namespace, figures: Figures,
+                 last_sent: dict[int, float], stop: asyncio.Event) -> None:
+        query = urlencode({"board_size": args.board_size, "series_length": args.series_length,
+                           "model_name": "bench", "username": f"bot{index}"})
+        self.url = f"{url}/ws/matchmake?{query}"
+        self.rng = random.Random(index)
+        self.think = args.think_ms / 1000
+        self.figures = figures
+        self.last_sent = last_sent  # slot id → when the last move of that slot's game was sent
+        self.stop = stop
 
     async def run(self) -> None:
-        async with websockets.connect(self.url, max_size=None) as ws:
-            async for raw in ws:
-                msg = json.loads(raw)
-                kind, payload = msg["type"], msg["payload"]
-                if kind == "joined":
-                    self.player = payload["player"]
-                elif kind == "game_start":
-                    self.board = rules.Board(payload["board_size"])
-                    self.turn = payload["first_turn"]
-                elif kind == "move":
-                    self.board.place(payload["player"], payload["q"], payload["r"])
-                    self.turn = payload["next_turn"]
-                    self.moves += 1
-                    if payload["player"] == self.player and self.sent_at is not None:
-                        self.latencies.append(time.perf_counter() - self.sent_at)
-                        self.sent_at = None
-                elif kind == "series_over":
-                    return
-                elif kind in ("error", "opponent_disconnected"):
-                    raise RuntimeError(f"{kind}: {payload}")
-                if kind in ("game_start", "move") and self.turn == self.player:
-                    q, r = self.rng.choice(list(self.board.empty_cells()))
-                    self.sent_at = time.perf_counter()
-                    await ws.send(json.dumps({"type": "move", "payload": {"q": q, "r": r}}))
+        while not self.stop.is_set():
+            try:
+                await self.play_series()
+            except (TimeoutError, OSError, websockets.WebSocketException) as exc:
+                if not self.stop.is_set():
+                    self.figures.errors[f"connection: {exc.__class__.__name__}"] += 1
+                    await asyncio.sleep(0.5)
+
+    async def play_series(self) -> None:
+        started = time.perf_counter()
+        async with connect(self.url, max_size=None, open_timeout=30, ping_interval=None) as ws:
+            player = slot_id = None
+            board: rules.Board | None = None
+            sent_at: float | None = None
+            stop_wait = asyncio.ensure_future(self.stop.wait())
+            try:
+                while True:
+                    receive = asyncio.ensure_future(ws.recv())
+                    done, _ = await asyncio.wait({receive, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+                    if receive not in done:
+                        receive.cancel()
+                        return
+                    msg = json.loads(receive.result())
+                    kind, payload = msg.get("type"), msg.get("payload", {})
+                    if kind == "joined":
+                        player, slot_id = payload["player"], payload["slot_id"]
+                    elif kind == "game_start":
+                        if started is not None:
+                            if self.figures.measuring:
+                                self.figures.matchmaking.append(time.perf_counter() - started)
+                            self.figures.games_started += 1
+                            started = None
+                        board = rules.Board(payload["board_size"])
+                        self.last_sent.setdefault(slot_id, time.perf_counter())
+                        turn = payload["first_turn"]
+                    elif kind == "move":
+                        board.place(payload["player"], payload["q"], payload["r"])
+                        turn = payload["next_turn"]
+                        if payload["player"] == player and sent_at is not None:
+                            if self.figures.measuring:
+                                self.figures.rtt.append(time.perf_counter() - sent_at)
+                                self.figures.accepted += 1
+                            sent_at = None
+                    elif kind == "series_over":
+                        return
+                    elif kind in ("error", "move_rejected", "opponent_disconnected"):
+                        detail = payload.get("message") or payload.get("reason") or ""
+                        self.figures.errors[f"{kind}: {detail}"] += 1
+                        if kind != "move_rejected":
+                            return
+                        continue
+                    else:
+                        continue
+                    if kind in ("game_start", "move") and turn == player:
+                        due = self.last_sent.get(slot_id, 0.0) + self.think
+                        delay = due - time.perf_counter()
+                        if delay > 0:
+                            await asyncio.sleep(delay)
+                        q, r = self.rng.choice(list(board.empty_cells()))
+                        sent_at = time.perf_counter()
+                        self.last_sent[slot_id] = sent_at
+                        await ws.send(json.dumps({"type": "move", "payload": {"q": q, "r": r}}))
+            finally:
+                stop_wait.cancel()
 
 
-async def run_load(base: str, pairs: int, board_size: int, series_length: int) -> dict:
-    latencies: list[float] = []
-    players = []
-    for i in range(pairs * 2):
-        query = urlencode({"board_size": board_size, "series_length": series_length, "model_name": f"bench_{i}"})
-        players.append(Player(f"{base}/ws/matchmake?{query}", seed=i, latencies=latencies))
-    started = time.perf_counter()
+async def run_games(url: str, args: argparse.Namespace, sampler: ResourceSampler | None) -> dict:
+    figures, stop, last_sent = Figures(), asyncio.Event(), {}
+    players = [Player(url, i, args, figures, last_sent, stop) for i in range(2 * args.games)]
     tasks = []
-    for index, player in enumerate(players):
+    for player in players:
         tasks.append(asyncio.create_task(player.run()))
-        if index % 2 == 0:
-            await asyncio.sleep(0.05)  # let the creator take a slot before its opponent arrives
-    await asyncio.gather(*tasks)
-    elapsed = time.perf_counter() - started
-    moves = sum(p.moves for p in players) // 2  # each move is seen by both players
-    return {"elapsed": elapsed, "moves": moves, "latencies": sorted(latencies)}
+        await asyncio.sleep(args.ramp / len(players))
+    # Measure once every game has started, so the ramp does not count.
+    deadline = time.monotonic() + 120
+    while figures.games_started < 2 * args.games and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(args.warmup)
+    figures.measuring = True
+    mark = sampler.mark() if sampler else None
+    began = time.perf_counter()
+    await asyncio.sleep(args.duration)
+    figures.measuring = False
+    elapsed = time.perf_counter() - began
+    after = sampler.mark() if sampler else None
+    stop.set()
+    await asyncio.wait(tasks, timeout=15)
+    for task in tasks:
+        task.cancel()
+    cpu = (after[1] - mark[1]) / CLK_TCK / (after[0] - mark[0]) * 100 if sampler else None
+    return {"figures": figures, "elapsed": elapsed, "cpu": cpu}
+
+
+async def hold_idle(url: str, args: argparse.Namespace, sampler: ResourceSampler | None) -> dict:
+    """Open connections that each wait alone in their own slot, and keep them for ``--hold`` s."""
+    errors: collections.Counter = collections.Counter()
+    sockets = []
+    for slot_id in range(1, args.idle_connections + 1):
+        query = urlencode({"slot_id": slot_id, "model_name": "idle", "username": f"idle{slot_id}"})
+        try:
+            ws = await connect(f"{url}/ws/join-slot?{query}", open_timeout=30, ping_interval=None)
+            msg = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            if msg.get("type") != "joined":
+                errors[f"{msg.get('type')}: {msg.get('payload', {}).get('message')}"] += 1
+            sockets.append(ws)
+        except (TimeoutError, OSError, websockets.WebSocketException) as exc:
+            errors[f"connection: {exc.__class__.__name__}"] += 1
+    rss_start = cpu_ticks_and_rss(process_tree(sampler.root_pid))[1] if sampler else None
+    began = time.monotonic()
+    while time.monotonic() - began < args.hold:
+        await asyncio.sleep(min(10.0, args.hold))
+        # Every connection still answers: one ping each, all at once.
+        results = await asyncio.gather(*(_ping(ws) for ws in sockets), return_exceptions=True)
+        for result in results:
+            if result is not True:
+                errors[f"ping: {result.__class__.__name__ if isinstance(result, Exception) else result}"] += 1
+    rss_end = cpu_ticks_and_rss(process_tree(sampler.root_pid))[1] if sampler else None
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    return {"open": len(sockets), "errors": errors, "rss_start": rss_start, "rss_end": rss_end}
+
+
+async def _ping(ws) -> bool | str:
+    await ws.send(json.dumps({"type": "ping", "payload": {}}))
+    while True:
+        msg = json.loads(await asyncio.wait_for(ws.recv(), 30))
+        if msg.get("type") == "pong":
+            return True
+        if msg.get("type") == "error":
+            return f"error {msg['payload'].get('message')}"
+
+
+# -- report ----------------------------------------------------------------------------------------
 
 
 def percentile(values: list[float], fraction: float) -> float:
-    return values[min(len(values) - 1, int(fraction * len(values)))] if values else float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
+
+
+def describe(args: argparse.Namespace) -> str:
+    if args.url:
+        return f"external server {args.url}"
+    if args.target == "reference":
+        return f"reference hexgame-server 0.4.3 ({'redis' if args.backend == 'postgres-redis' else 'memory'} backend)"
+    return f"ours: {args.server_impl} ×{args.workers}, {args.backend}"
+
+
+def report_games(args: argparse.Namespace, result: dict, sampler: ResourceSampler | None) -> None:
+    fig: Figures = result["figures"]
+    rtt = [value * 1000 for value in fig.rtt]
+    mm = [value * 1000 for value in fig.matchmaking]
+    offered = args.games * 1000 / args.think_ms if args.think_ms else None
+    rate = fig.accepted / result["elapsed"]
+    print(f"server              {describe(args)}")
+    print(f"load                {args.games} games, board {args.board_size}, best of {args.series_length}, "
+          f"think {args.think_ms} ms, {result['elapsed']:.1f} s measured")
+    if offered:
+        print(f"offered             {offered:.0f} moves/s")
+    print(f"accepted            {rate:.0f} moves/s ({fig.accepted} moves)" +
+          (f", served {100 * rate / offered:.1f} %" if offered else ""))
+    print(f"move round trip     p50 {percentile(rtt, .5):.2f}  p95 {percentile(rtt, .95):.2f}  "
+          f"p99 {percentile(rtt, .99):.2f}  max {max(rtt, default=float('nan')):.2f} ms")
+    print(f"matchmaking         p50 {percentile(mm, .5):.1f}  p99 {percentile(mm, .99):.1f}  "
+          f"max {max(mm, default=float('nan')):.1f} ms ({len(mm)} games started while measuring)")
+    errors = ", ".join(f"{kind} ×{count}" for kind, count in fig.errors.most_common()) or "none"
+    print(f"errors              {errors}")
+    if sampler:
+        per_move = result["cpu"] / 100 / rate * 1e6 if rate else float("nan")
+        print(f"server cpu          {result['cpu']:.0f} % of one core, {per_move:.0f} µs per accepted move")
+        print(f"server peak rss     {sampler.peak_rss / 2**20:.0f} MB")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server", help="ws:// URL of a running server on loopback; default: start one")
-    parser.add_argument("--pairs", type=int, default=6)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("--url", help="ws:// URL of a running server on loopback (default: start one)")
+    parser.add_argument("--server-pid", type=int, help="with --url: sample this process tree's CPU and RSS")
+    parser.add_argument("--target", choices=["ours", "reference"], default="ours")
+    parser.add_argument("--backend", choices=["sqlite", "postgres-redis"], default="sqlite",
+                        help="ours: SQLite + in-memory layer, or PostgreSQL + Redis; reference: memory or redis")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--server-impl", choices=["daphne", "uvicorn"], default="daphne")
+    parser.add_argument("--games", type=int, default=50)
+    parser.add_argument("--think-ms", type=float, default=0.0)
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds measured")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds played before measuring")
+    parser.add_argument("--ramp", type=float, default=2.0, help="seconds over which the clients connect")
     parser.add_argument("--board-size", type=int, default=11, choices=rules.BOARD_SIZES)
     parser.add_argument("--series-length", type=int, default=3, choices=rules.SERIES_LENGTHS)
-    parser.add_argument("--postgres-redis", action="store_true", help="own server on local PostgreSQL + Redis")
-    parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--idle-connections", type=int, default=0,
+                        help="instead of games: open this many connections waiting alone in their slots")
+    parser.add_argument("--hold", type=float, default=60.0, help="with --idle-connections: seconds to hold them")
+    parser.add_argument("--server-cpus", default="0", help="taskset CPU list for a server we start ('' = none)")
+    parser.add_argument("--client-cpus", default="1", help="CPU list for this load generator ('' = none)")
     args = parser.parse_args()
 
+    if args.url and urlparse(args.url).hostname not in LOOPBACK:
+        parser.error("load tests only target loopback addresses")
+    if args.client_cpus:
+        os.sched_setaffinity(0, {int(cpu) for cpu in args.client_cpus.split(",")})
+    slots = max(args.games, args.idle_connections) + 8
     server = None
-    base = args.server
-    if base:
-        host = urlparse(base).hostname
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            parser.error("load tests only target loopback addresses")
-    else:
-        env = {"HEX_MAX_SLOTS": str(max(6, args.pairs)), "HEX_MAX_CONNECTIONS_PER_IP": "0",
-               "HEX_RATE_LIMIT_PER_SECOND": "1000"}
-        if args.postgres_redis:
-            import psycopg
-
-            name = f"hexarena_bench_{uuid.uuid4().hex[:8]}"
-            with psycopg.connect("host=127.0.0.1 user=postgres dbname=test", autocommit=True) as admin:
-                admin.execute(f'CREATE DATABASE "{name}"')
-            env.update(HEX_DATABASE_URL=f"postgresql://postgres@127.0.0.1:5432/{name}",
-                       HEX_REDIS_URL="redis://127.0.0.1:6379/0", HEX_REDIS_KEY_PREFIX=name)
-        server = LiveServer(Path(tempfile.mkdtemp(prefix="hexbench-")), env=env).start()
-        base = server.ws_url
+    if not args.url:
+        server = ServerUnderTest(args.target, args.backend, args.workers, args.server_impl, slots,
+                                 args.server_cpus or None).start()
+    url = args.url or server.url
+    root_pid = server.process.pid if server else args.server_pid
+    sampler = ResourceSampler(root_pid) if root_pid else None
+    if sampler:
+        sampler.start()
     try:
-        result = asyncio.run(asyncio.wait_for(
-            run_load(base, args.pairs, args.board_size, args.series_length), timeout=args.timeout))
+        if args.idle_connections:
+            result = asyncio.run(hold_idle(url, args, sampler))
+            print(f"server              {describe(args)}")
+            print(f"open connections    {result['open']} of {args.idle_connections}, held {args.hold:.0f} s")
+            errors = ", ".join(f"{kind} ×{count}" for kind, count in result["errors"].most_common()) or "none"
+            print(f"errors              {errors}")
+            if sampler:
+                print(f"server rss          {result['rss_start'] / 2**20:.0f} MB after connecting, "
+                      f"{result['rss_end'] / 2**20:.0f} MB after holding, peak {sampler.peak_rss / 2**20:.0f} MB")
+        else:
+            report_games(args, asyncio.run(run_games(url, args, sampler)), sampler)
     finally:
-        if server is not None:
+        if sampler:
+            sampler.stop()
+        if server:
             server.stop()
-    lat_ms = [value * 1000 for value in result["latencies"]]
-    backend = "postgres+redis" if args.postgres_redis else ("external" if args.server else "sqlite+memory")
-    print(f"backend             {backend}")
-    print(f"pairs               {args.pairs} (board {args.board_size}, best of {args.series_length})")
-    print(f"series time         {result['elapsed']:.2f} s")
-    print(f"accepted moves      {result['moves']}")
-    print(f"throughput          {result['moves'] / result['elapsed']:.0f} moves/s")
-    print(f"move round trip     p50 {percentile(lat_ms, .5):.2f} ms  p95 {percentile(lat_ms, .95):.2f} ms  "
-          f"p99 {percentile(lat_ms, .99):.2f} ms  max {max(lat_ms):.2f} ms  mean {statistics.fmean(lat_ms):.2f} ms")
-    print(f"cpu count           {os.cpu_count()}")
     return 0
 
 

@@ -19,6 +19,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from hexsite.views import OVERVIEW_OPEN, overview_access, render_overview_update
+from matchmaking.db_calls import InlineDatabaseMixin
 from matchmaking.delivery import OVERVIEW_GROUP
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 MIN_INTERVAL = 0.25
 
 
-class OverviewConsumer(AsyncWebsocketConsumer):
+class OverviewConsumer(InlineDatabaseMixin, AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self._pending: set[int] = set()
         self._full = False

@@ -128,6 +128,13 @@ DATABASES = {"default": database_from_url(DATABASE_URL)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Run the WebSocket edge's database work on the event loop (see matchmaking/db_calls.py):
+# on by default for SQLite, where a query is a local function call, off for PostgreSQL.
+HEX_DB_INLINE = env.bool("HEX_DB_INLINE", default=DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3")
+if HEX_DB_INLINE:
+    # Django refuses synchronous queries while an event loop runs in the thread;
+    # inline mode does exactly that on purpose.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 # -- channel layer ---------------------------------------------------------------
 REDIS_URL = env.str("HEX_REDIS_URL", default="")

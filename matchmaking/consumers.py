@@ -11,13 +11,13 @@ import logging
 import time
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from matchmaking import protocol as proto
 from matchmaking import runtime, services
-from matchmaking.delivery import SLOTS_FEED_GROUP, deliver
+from matchmaking.db_calls import InlineDatabaseMixin, run_in_db
+from matchmaking.delivery import SLOTS_FEED_GROUP, deliver, feed_subscribed
 from matchmaking.outbox import Identity, Outbox
 from matchmaking.snapshots import list_slot_snapshots
 
@@ -84,7 +84,7 @@ class TokenBucket:
         return False
 
 
-class SeatConsumer(AsyncWebsocketConsumer):
+class SeatConsumer(InlineDatabaseMixin, AsyncWebsocketConsumer):
     """Common receive loop of the three game endpoints."""
 
     identity: Identity | None = None
@@ -124,8 +124,8 @@ class SeatConsumer(AsyncWebsocketConsumer):
         if self.identity is None:
             return
         identity, self.identity = self.identity, None
-        outbox = await database_sync_to_async(services.disconnect_seat)(
-            identity.slot_id, identity.seat_id, self.channel_name
+        outbox = await run_in_db(
+            services.disconnect_seat, identity.slot_id, identity.seat_id, self.channel_name
         )
         await deliver(outbox, own_channel=None)
 
@@ -162,17 +162,16 @@ class SeatConsumer(AsyncWebsocketConsumer):
         identity = self.identity
         if identity is None:
             return
-        call = database_sync_to_async
         if type_ == "move":
             q, r = proto.parse_move(payload)
-            outbox = await call(services.apply_move)(identity.slot_id, identity.seat_id, self.channel_name, q, r)
+            outbox = await run_in_db(services.apply_move, identity.slot_id, identity.seat_id, self.channel_name, q, r)
         elif type_ == "resign":
-            outbox = await call(services.resign)(identity.slot_id, identity.seat_id, self.channel_name)
+            outbox = await run_in_db(services.resign, identity.slot_id, identity.seat_id, self.channel_name)
         elif type_ == "chat":
-            outbox = await call(services.chat)(identity.slot_id, identity.seat_id, self.channel_name,
-                                               payload.get("message", ""))
+            outbox = await run_in_db(services.chat, identity.slot_id, identity.seat_id, self.channel_name,
+                                     payload.get("message", ""))
         else:  # keep_slot
-            outbox = await call(services.keep_slot)(identity.slot_id, identity.seat_id, self.channel_name)
+            outbox = await run_in_db(services.keep_slot, identity.slot_id, identity.seat_id, self.channel_name)
         if outbox.identity is not None:
             self.identity = outbox.identity
         await self.deliver(outbox)
@@ -209,8 +208,8 @@ class MatchmakeConsumer(SeatConsumer):
 
     async def take_seat(self, query: proto.Query) -> Outbox:
         request = proto.parse_matchmake(query)
-        return await database_sync_to_async(services.matchmake)(
-            request, client_ip(self.scope), self.channel_name, runtime.PROCESS_ID
+        return await run_in_db(
+            services.matchmake, request, client_ip(self.scope), self.channel_name, runtime.PROCESS_ID
         )
 
 
@@ -219,9 +218,9 @@ class JoinSlotConsumer(SeatConsumer):
 
     async def take_seat(self, query: proto.Query) -> Outbox:
         slot_id = query.int("slot_id")
-        return await database_sync_to_async(services.join_slot)(
-            slot_id, query.label("model_name"), query.label("username"), client_ip(self.scope), self.channel_name,
-            runtime.PROCESS_ID,
+        return await run_in_db(
+            services.join_slot, slot_id, query.label("model_name"), query.label("username"), client_ip(self.scope),
+            self.channel_name, runtime.PROCESS_ID,
         )
 
 
@@ -231,24 +230,29 @@ class ReconnectConsumer(SeatConsumer):
     async def take_seat(self, query: proto.Query) -> Outbox:
         slot_id = query.int("slot_id")
         token = query.str("token")
-        return await database_sync_to_async(services.reconnect_seat)(
-            slot_id, token, self.channel_name, runtime.PROCESS_ID
+        return await run_in_db(
+            services.reconnect_seat, slot_id, token, self.channel_name, runtime.PROCESS_ID
         )
 
 
-class SlotsFeedConsumer(AsyncWebsocketConsumer):
+class SlotsFeedConsumer(InlineDatabaseMixin, AsyncWebsocketConsumer):
     """/ws/slots: the slot list on connect and after every membership change,
     as bare JSON arrays like the reference. Input is ignored."""
 
     async def connect(self) -> None:
         await runtime.ensure_started()
         await self.channel_layer.group_add(SLOTS_FEED_GROUP, self.channel_name)
+        feed_subscribed(+1)
+        self.counted = True
         await self.accept()
-        snapshots = await database_sync_to_async(list_slot_snapshots)()
+        snapshots = await run_in_db(list_slot_snapshots)
         await self.send(text_data=proto.encode(snapshots))
 
     async def disconnect(self, code: int) -> None:
         await self.channel_layer.group_discard(SLOTS_FEED_GROUP, self.channel_name)
+        if getattr(self, "counted", False):
+            self.counted = False
+            feed_subscribed(-1)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         return

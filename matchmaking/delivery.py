@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
+from matchmaking import runtime
+from matchmaking.db_calls import run_in_db
 from matchmaking.outbox import Outbox
 from matchmaking.snapshots import list_slot_snapshots
 
@@ -19,6 +20,9 @@ ANNOUNCE_INTERVAL = 0.1
 
 log = logging.getLogger(__name__)
 _changed_slots: set[int] = set()
+# /ws/slots connections of this process. With the in-memory layer nobody else
+# can listen, so the slot list is not even read when this is zero.
+_feed_subscribers = 0
 _announcer: asyncio.Task | None = None
 
 
@@ -34,12 +38,18 @@ async def deliver(outbox: Outbox, own_channel: str | None) -> list[tuple[list[di
         else:
             await layer.send(channel, {"type": "hex.deliver", "messages": messages, "close": close_code,
                                        "generation": generation})
-    if outbox.membership_changed:
-        snapshots = await database_sync_to_async(list_slot_snapshots)()
+    if outbox.membership_changed and (_feed_subscribers > 0 or not runtime.single_process()):
+        snapshots = await run_in_db(list_slot_snapshots)
         await layer.group_send(SLOTS_FEED_GROUP, {"type": "slots.snapshot", "slots": snapshots})
     if outbox.changed_slots:
         announce_changes(outbox.changed_slots)
     return own
+
+
+def feed_subscribed(change: int) -> None:
+    """Count /ws/slots connections of this process (``+1`` on connect, ``-1`` on leave)."""
+    global _feed_subscribers
+    _feed_subscribers += change
 
 
 def announce_changes(slot_ids: set[int]) -> None:

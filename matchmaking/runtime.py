@@ -15,13 +15,13 @@ import socket
 import uuid
 from datetime import timedelta
 
-from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from matchmaking import services
+from matchmaking.db_calls import run_in_db
 from matchmaking.models import ServerProcess
 from matchmaking.outbox import Outbox
 
@@ -91,7 +91,7 @@ async def ensure_started() -> None:
             return
         from matchmaking.delivery import deliver
 
-        outbox = await database_sync_to_async(startup_sync)()
+        outbox = await run_in_db(startup_sync)
         await deliver(outbox, own_channel=None)
         _sweeper = asyncio.get_running_loop().create_task(_sweep_forever())
         _started = asyncio.Event()
@@ -108,7 +108,7 @@ async def _sweep_forever() -> None:
         await asyncio.sleep(interval)
         tick += 1
         try:
-            outbox = await database_sync_to_async(sweep_sync)(tick % beats_every == 0)
+            outbox = await run_in_db(sweep_sync, tick % beats_every == 0)
             await deliver(outbox, own_channel=None)
         except asyncio.CancelledError:
             raise

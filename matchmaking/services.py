@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from games import rules
 from games.models import Game, Series
+from matchmaking import move_store
 from matchmaking import protocol as proto
 from matchmaking.models import Seat, Slot
 from matchmaking.outbox import Identity, Outbox
@@ -87,7 +88,7 @@ def _broadcast(outbox: Outbox, seats: dict[int, Seat], msg: dict[str, Any]) -> N
         outbox.to_seat(seats.get(player), msg)
 
 
-def _calling_seat(slot: Slot, seats: dict[int, Seat], seat_id: int, channel: str) -> Seat:
+def _calling_seat(seats: dict[int, Any], seat_id: int, channel: str) -> Any:
     """The caller's seat, refusing a connection that no longer owns it."""
     for seat in seats.values():
         if seat.id == seat_id:
@@ -414,7 +415,12 @@ def _reconnect_seat(slot_id: int, token: str, channel: str, process_id: str) -> 
 
 @transaction.atomic
 def apply_move(slot_id: int, seat_id: int, channel: str, q: object, r: object) -> Outbox:
-    """Validate and persist one move; a rejection goes to the sender only."""
+    """Validate and persist one move; a rejection goes to the sender only.
+
+    An ordinary move reads and writes through ``move_store`` (three plain SQL
+    statements: this is the arena's hot path); a move that wins its game goes
+    on through the ORM, which scores it and starts the next game.
+    """
     outbox = Outbox()
     if not (rules.is_int(q) and rules.is_int(r)):
         outbox.send(channel, proto.move_rejected(rules.REASON_MALFORMED))
@@ -423,46 +429,49 @@ def apply_move(slot_id: int, seat_id: int, channel: str, q: object, r: object) -
     # as in the reference); the board and the stored move use integers.
     echo_q, echo_r = q, r
     q, r = int(q), int(r)  # type: ignore[call-overload]
-    slot = _locked_slot(slot_id)
-    if slot is None:
+    context = move_store.lock_for_move(slot_id)
+    if context is None:
         raise ServiceError(proto.ERR_STALE)
-    seats = _seats_of(slot)
-    seat = _calling_seat(slot, seats, seat_id, channel)
-    reason = _slot_refusal(slot, seats)
-    game = slot.game
+    seat = _calling_seat(context.seats, seat_id, channel)
+    reason = _play_refusal(context.state, context.game_id, context.seats, context.series_winner is not None)
     if reason is None:
-        board = rules.Board.from_rows(game.board)
-        reason = rules.check_move(board, seat.player, game.current_turn, q, r)
+        board = move_store.board_for(context)
+        reason = rules.check_move(board, seat.player, context.current_turn, q, r)
     if reason is not None:
         outbox.send(channel, proto.move_rejected(reason))
         return outbox
 
-    winner = board.place(seat.player, q, r)
-    game.move_count += 1
-    game.board = board.rows()
-    game.last_move = [q, r]
+    winner = move_store.place(context, board, seat.player, q, r)
+    outbox.changed_slots.add(slot_id)
+    if winner is None:
+        next_turn = rules.opponent(seat.player)
+        move_store.record_move(context, seat.player, q, r, board, next_turn)
+        _broadcast(outbox, context.seats, proto.move(seat.player, echo_q, echo_r, next_turn))
+        return outbox
+
     # After the winning move the reference's snapshot keeps the mover as
     # current_turn (the game has a winner, so nobody can move); the move
     # message itself says next_turn null.
-    next_turn = None if winner is not None else rules.opponent(seat.player)
-    if next_turn is not None:
-        game.current_turn = next_turn
+    slot = _locked_slot(slot_id)
+    seats = _seats_of(slot)
+    game = slot.game
+    game.move_count += 1
+    game.board = board.rows()
+    game.last_move = [q, r]
     game.moves.create(number=game.move_count, player=seat.player, q=q, r=r)
-    game.save(update_fields=["move_count", "board", "last_move", "current_turn"])
-    outbox.changed_slots.add(slot.id)
-    _broadcast(outbox, seats, proto.move(seat.player, echo_q, echo_r, next_turn))
-    if winner is not None:
-        _finish_game(slot, seats, slot.series, game, winner, Game.EndReason.CONNECTED_SIDES, outbox)
+    game.save(update_fields=["move_count", "board", "last_move"])
+    _broadcast(outbox, seats, proto.move(seat.player, echo_q, echo_r, None))
+    _finish_game(slot, seats, slot.series, game, winner, Game.EndReason.CONNECTED_SIDES, outbox)
     return outbox
 
 
-def _slot_refusal(slot: Slot, seats: dict[int, Seat]) -> str | None:
+def _play_refusal(state: str, game_id: int | None, seats: dict[int, Any], series_over: bool) -> str | None:
     """Why nobody may play in this slot right now (reference order)."""
-    if slot.state != Slot.State.FULL or slot.game is None or len(seats) < 2:
+    if state != Slot.State.FULL or game_id is None or len(seats) < 2:
         return rules.REASON_NOT_STARTED
     if not all(seat.connected for seat in seats.values()):
         return rules.REASON_PAUSED
-    if _series_over(slot):
+    if series_over:
         return rules.REASON_FINISHED
     return None
 
@@ -476,7 +485,7 @@ def resign(slot_id: int, seat_id: int, channel: str) -> Outbox:
     if slot is None:
         raise ServiceError(proto.ERR_STALE)
     seats = _seats_of(slot)
-    seat = _calling_seat(slot, seats, seat_id, channel)
+    seat = _calling_seat(seats, seat_id, channel)
     if slot.state != Slot.State.FULL or slot.game is None:
         raise ServiceError(rules.REASON_NOT_STARTED)
     if _series_over(slot):
@@ -518,7 +527,7 @@ def keep_slot(slot_id: int, seat_id: int, channel: str) -> Outbox:
     if slot.series is None:
         raise ServiceError(proto.ERR_KEEP_NOT_READY)
     seats = _seats_of(slot)
-    seat = _calling_seat(slot, seats, seat_id, channel)
+    seat = _calling_seat(seats, seat_id, channel)
     other = seats.get(rules.opponent(seat.player))
     if not _series_over(slot) and other is not None and other.connected:
         raise ServiceError(proto.ERR_KEEP_SERIES_RUNNING)
