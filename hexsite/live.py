@@ -19,7 +19,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from hexsite.views import OVERVIEW_OPEN, overview_access, render_overview_update
-from matchmaking.db_calls import InlineDatabaseMixin
+from matchmaking.db_calls import DirectDispatchMixin
 from matchmaking.delivery import OVERVIEW_GROUP
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 MIN_INTERVAL = 0.25
 
 
-class OverviewConsumer(InlineDatabaseMixin, AsyncWebsocketConsumer):
+class OverviewConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self._pending: set[int] = set()
         self._full = False

@@ -110,7 +110,11 @@ def database_from_url(url: str) -> dict:
     # Keep connections between calls: database_sync_to_async closes expired
     # ones around every call, and reopening per move dominated its cost.
     config["CONN_MAX_AGE"] = env.int("HEX_DB_CONN_MAX_AGE", default=60)
-    config["CONN_HEALTH_CHECKS"] = True
+    # A health check is a SELECT 1 before the first query of every call, a
+    # round trip per move on PostgreSQL. Without it a connection that died
+    # fails one call (a protocol error for that client) and Django replaces it
+    # before the next.
+    config["CONN_HEALTH_CHECKS"] = env.bool("HEX_DB_HEALTH_CHECKS", default=False)
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # Serialise writers up front instead of failing with "database is locked"
         # when two transactions upgrade their read locks at once.
@@ -131,6 +135,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Run the WebSocket edge's database work on the event loop (see matchmaking/db_calls.py):
 # on by default for SQLite, where a query is a local function call, off for PostgreSQL.
 HEX_DB_INLINE = env.bool("HEX_DB_INLINE", default=DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3")
+# Otherwise: threads (each with its own connection) doing the edge's database work.
+HEX_DB_THREADS = env.int("HEX_DB_THREADS", default=16)
+if not 1 <= HEX_DB_THREADS <= 256:
+    raise ImproperlyConfigured("HEX_DB_THREADS must be between 1 and 256.")
 if HEX_DB_INLINE:
     # Django refuses synchronous queries while an event loop runs in the thread;
     # inline mode does exactly that on purpose.

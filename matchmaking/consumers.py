@@ -16,7 +16,7 @@ from django.conf import settings
 
 from matchmaking import protocol as proto
 from matchmaking import runtime, services
-from matchmaking.db_calls import InlineDatabaseMixin, run_in_db
+from matchmaking.db_calls import DirectDispatchMixin, run_in_db
 from matchmaking.delivery import SLOTS_FEED_GROUP, deliver, feed_subscribed
 from matchmaking.outbox import Identity, Outbox
 from matchmaking.snapshots import list_slot_snapshots
@@ -84,7 +84,7 @@ class TokenBucket:
         return False
 
 
-class SeatConsumer(InlineDatabaseMixin, AsyncWebsocketConsumer):
+class SeatConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     """Common receive loop of the three game endpoints."""
 
     identity: Identity | None = None
@@ -235,7 +235,7 @@ class ReconnectConsumer(SeatConsumer):
         )
 
 
-class SlotsFeedConsumer(InlineDatabaseMixin, AsyncWebsocketConsumer):
+class SlotsFeedConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     """/ws/slots: the slot list on connect and after every membership change,
     as bare JSON arrays like the reference. Input is ignored."""
 

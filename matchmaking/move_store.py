@@ -82,6 +82,13 @@ def _build_statements(vendor: str) -> dict[str, str]:
             f"INSERT INTO {move} ({m_game}, {m_number}, {m_player}, {m_q}, {m_r}, {m_created}) "
             f"VALUES (%s, %s, %s, %s, %s, %s)"
         ),
+        # PostgreSQL only: both writes in one statement, one round trip fewer.
+        "insert_move_update_game": (
+            f"WITH inserted AS (INSERT INTO {move} ({m_game}, {m_number}, {m_player}, {m_q}, {m_r}, {m_created}) "
+            f"VALUES (%s, %s, %s, %s, %s, %s)) "
+            f"UPDATE {game} SET {g_count} = %s, {g_board} = %s{as_json}, {g_last} = %s{as_json}, {g_turn} = %s "
+            f"WHERE id = %s"
+        ),
         "update_game": (
             f"UPDATE {game} SET {g_count} = %s, {g_board} = %s{as_json}, {g_last} = %s{as_json}, {g_turn} = %s "
             f"WHERE id = %s"
@@ -147,10 +154,14 @@ def record_move(context: MoveContext, player: int, q: int, r: int, board: rules.
     """Store an ordinary (not game-ending) move and ``board``, the position after it."""
     number = context.move_count + 1
     now = connection.ops.adapt_datetimefield_value(timezone.now())
+    move_row = [context.game_id, number, player, q, r, now]
+    game_row = [number, json.dumps(board.cells), json.dumps([q, r]), next_turn, context.game_id]
     with connection.cursor() as cursor:
-        cursor.execute(_sql("insert_move"), [context.game_id, number, player, q, r, now])
-        cursor.execute(_sql("update_game"), [number, json.dumps(board.cells), json.dumps([q, r]), next_turn,
-                                             context.game_id])
+        if connection.vendor == "postgresql":
+            cursor.execute(_sql("insert_move_update_game"), move_row + game_row)
+        else:
+            cursor.execute(_sql("insert_move"), move_row)
+            cursor.execute(_sql("update_game"), game_row)
     # Only a committed position may be reused: after a rollback another process
     # could store a different move under the same number.
     transaction.on_commit(lambda: _remember(context.game_id, number, board))
