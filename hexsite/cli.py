@@ -59,9 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         return _serve_uvicorn(args)
     verbosity = {"critical": "0", "error": "0", "warning": "0", "info": "1", "debug": "2"}[args.log_level]
     if args.workers == 1:
-        cmd = [sys.executable, "-m", "daphne", "-b", args.host, "-p", str(args.port), "-v", verbosity,
-               "hexsite.asgi:application"]
-        return subprocess.call(cmd)
+        # Become daphne: signals (and a kill -9) reach the server itself.
+        os.execv(sys.executable, [sys.executable, "-m", "daphne", "-b", args.host, "-p", str(args.port),
+                                  "-v", verbosity, "hexsite.asgi:application"])
     # Several daphne processes accept on one inherited listening socket.
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
@@ -107,7 +107,8 @@ def _serve_uvicorn(args: argparse.Namespace) -> int:
            "--ws", "websockets-sansio", "--ws-max-size", str(WEBSOCKET_MAX_MESSAGE_BYTES),
            "--ws-per-message-deflate", "false", "--lifespan", "off", "--no-access-log",
            "--log-level", args.log_level]
-    return subprocess.call(cmd)
+    os.execv(sys.executable, cmd)
+    return 0  # not reached
 
 
 if __name__ == "__main__":

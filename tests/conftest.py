@@ -60,8 +60,9 @@ def live_server_factory(tmp_path: Path) -> Iterator:
     """Start real daphne servers: ``live_server_factory(env={...})``."""
     servers: list[LiveServer] = []
 
-    def start(env: dict[str, str] | None = None, port: int | None = None, workdir: Path | None = None) -> LiveServer:
-        server = LiveServer(workdir or tmp_path, env=env, port=port)
+    def start(env: dict[str, str] | None = None, port: int | None = None, workdir: Path | None = None,
+              server: str = "daphne") -> LiveServer:
+        server = LiveServer(workdir or tmp_path, env=env, port=port, server=server)
         servers.append(server)
         return server.start()
 

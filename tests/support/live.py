@@ -26,8 +26,10 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, workdir: Path, env: dict[str, str] | None = None, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, env: dict[str, str] | None = None, port: int | None = None,
+                 server: str = "daphne") -> None:
         self.workdir = workdir
+        self.server = server
         self.port = port or free_port()
         self.env = {
             **os.environ,
@@ -57,22 +59,27 @@ class LiveServer:
     def start(self, timeout: float = 30.0) -> LiveServer:
         self.migrate()
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
+        if self.server == "daphne":
+            command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+                       "hexsite.asgi:application"]
+        else:  # the same command line an operator uses
+            command = [sys.executable, "-m", "hexsite.cli", "--no-migrate", "--host", "127.0.0.1", "--port",
+                       str(self.port), "--server", self.server, "--log-level", "warning"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-             "hexsite.asgi:application"],
+            command,
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"daphne exited early:\n{self.log_path.read_text()[-3000:]}")
+                raise RuntimeError(f"{self.server} exited early:\n{self.log_path.read_text()[-3000:]}")
             try:
                 with urllib.request.urlopen(f"{self.http_url}/health", timeout=1) as response:
                     if response.status == 200:
                         return self
             except OSError:
                 time.sleep(0.1)
-        raise RuntimeError(f"daphne did not answer on port {self.port}")
+        raise RuntimeError(f"{self.server} did not answer on port {self.port}")
 
     def kill(self) -> None:
         """SIGKILL: no shutdown handlers, no goodbyes."""
