@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 # Daphne's own cap on a WebSocket message; uvicorn is given the same.
 WEBSOCKET_MAX_MESSAGE_BYTES = 1024 * 1024
@@ -71,13 +73,46 @@ def main(argv: list[str] | None = None) -> int:
     listener.set_inheritable(True)
     cmd = [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()), "-v", verbosity,
            "hexsite.asgi:application"]
-    workers = [subprocess.Popen(cmd, pass_fds=(listener.fileno(),)) for _ in range(args.workers)]
+    return supervise(cmd, args.workers, pass_fds=(listener.fileno(),))
+
+
+def supervise(cmd: list[str], count: int, pass_fds: tuple[int, ...] = (), restart_delay: float = 1.0) -> int:
+    """Run ``count`` copies of ``cmd`` until SIGTERM or SIGINT; restart any that dies.
+
+    A worker that dies (crash, OOM kill, kill -9) is replaced after
+    ``restart_delay`` seconds; its players reconnect through the others
+    meanwhile. SIGTERM/SIGINT stop every worker, so a service manager that
+    signals only this process still stops the whole server.
+    """
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    workers = [subprocess.Popen(cmd, pass_fds=pass_fds) for _ in range(count)]
     try:
-        return max(worker.wait() for worker in workers)
-    except KeyboardInterrupt:
+        while not stopping:
+            time.sleep(0.2)
+            for index, worker in enumerate(workers):
+                if worker.poll() is not None and not stopping:
+                    print(f"hexgame-server: worker {worker.pid} exited with {worker.returncode}; restarting",
+                          file=sys.stderr)
+                    time.sleep(restart_delay)
+                    workers[index] = subprocess.Popen(cmd, pass_fds=pass_fds)
+    finally:
         for worker in workers:
-            worker.terminate()
-        return 0
+            if worker.poll() is None:
+                worker.terminate()
+        for worker in workers:
+            try:
+                worker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
 
 
 def _workers_refusal(workers: int) -> str | None:

@@ -61,8 +61,8 @@ def live_server_factory(tmp_path: Path) -> Iterator:
     servers: list[LiveServer] = []
 
     def start(env: dict[str, str] | None = None, port: int | None = None, workdir: Path | None = None,
-              server: str = "daphne") -> LiveServer:
-        server = LiveServer(workdir or tmp_path, env=env, port=port, server=server)
+              server: str = "daphne", workers: int = 1) -> LiveServer:
+        server = LiveServer(workdir or tmp_path, env=env, port=port, server=server, workers=workers)
         servers.append(server)
         return server.start()
 

@@ -94,3 +94,28 @@ def test_simultaneous_connects_across_two_processes_never_share_a_seat(live_serv
     seats = [(m["payload"]["slot_id"], m["payload"]["player"]) for m in results if m["type"] == "joined"]
     assert len(seats) == len(set(seats)) == 8
     assert [m["payload"]["message"] for m in results if m["type"] == "error"] == ["No available slot"] * 12
+
+
+@pytest.mark.parametrize("server", ["daphne", "uvicorn"])
+def test_hexgame_server_workers_share_one_port(live_server_factory, production_env, server):
+    """``hexgame-server --workers 2``: two processes accept on one port, both
+    seat players, and a game whose players sit on different processes plays
+    to the end."""
+    env = {**production_env, "HEX_MAX_SLOTS": "20", "HEX_MAX_CONNECTIONS_PER_IP": "0"}
+    live = live_server_factory(env=env, server=server, workers=2)
+    query = urlencode({"board_size": 11, "series_length": 1})
+    dsn = production_env["HEX_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+
+    def serving_processes() -> set[str]:
+        with psycopg.connect(dsn) as db:
+            return {row[0] for row in db.execute("SELECT process_id FROM matchmaking_seat")}
+
+    # The kernel spreads connections over the two accepting processes.
+    results, processes = asyncio.run(asyncio.wait_for(
+        crowd_connect([f"{live.ws_url}/ws/matchmake?{query}"] * 24, while_seated=serving_processes), timeout=60))
+    assert [m["type"] for m in results].count("joined") == 24
+    assert len(processes) == 2
+
+    first, second = asyncio.run(play_pair(live.ws_url, board_size=7, series_length=3))
+    assert first.series_over is not None and first.series_over == second.series_over
+    assert stored_moves(production_env["HEX_DATABASE_URL"]) == first.accepted_moves == second.accepted_moves

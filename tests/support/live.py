@@ -27,9 +27,10 @@ def free_port() -> int:
 
 class LiveServer:
     def __init__(self, workdir: Path, env: dict[str, str] | None = None, port: int | None = None,
-                 server: str = "daphne") -> None:
+                 server: str = "daphne", workers: int = 1) -> None:
         self.workdir = workdir
         self.server = server
+        self.workers = workers
         self.port = port or free_port()
         self.env = {
             **os.environ,
@@ -59,15 +60,17 @@ class LiveServer:
     def start(self, timeout: float = 30.0) -> LiveServer:
         self.migrate()
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
-        if self.server == "daphne":
+        if self.server == "daphne" and self.workers == 1:
             command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
                        "hexsite.asgi:application"]
         else:  # the same command line an operator uses
             command = [sys.executable, "-m", "hexsite.cli", "--no-migrate", "--host", "127.0.0.1", "--port",
-                       str(self.port), "--server", self.server, "--log-level", "warning"]
+                       str(self.port), "--server", self.server, "--workers", str(self.workers),
+                       "--log-level", "warning"]
         self.process = subprocess.Popen(
             command,
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() and kill() reach every worker
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -84,12 +87,12 @@ class LiveServer:
     def kill(self) -> None:
         """SIGKILL: no shutdown handlers, no goodbyes."""
         if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
-            self.process.terminate()
+            os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:

@@ -1,0 +1,98 @@
+"""``hexgame-server``: refusals, and the supervisor behind ``--workers``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hexsite import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "needs HEX_REDIS_URL"),
+        ({"HEX_REDIS_URL": "redis://127.0.0.1:6379/0"}, "needs a PostgreSQL HEX_DATABASE_URL"),
+        ({"HEX_REDIS_URL": "redis://127.0.0.1:6379/0", "HEX_DATABASE_URL": "sqlite:////tmp/x.sqlite3"},
+         "needs a PostgreSQL HEX_DATABASE_URL"),
+    ],
+)
+def test_several_workers_are_refused_without_redis_and_postgresql(monkeypatch, capsys, env, expected):
+    monkeypatch.setenv("HEX_LOG_LEVEL", "WARNING")  # main() sets it; restored after the test
+    monkeypatch.delenv("HEX_REDIS_URL", raising=False)
+    monkeypatch.delenv("HEX_DATABASE_URL", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+    assert cli.main(["--workers", "2", "--no-migrate"]) == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_several_workers_are_accepted_with_redis_and_postgresql(monkeypatch):
+    monkeypatch.setenv("HEX_REDIS_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("HEX_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    assert cli._workers_refusal(4) is None
+    assert cli._workers_refusal(1) is None
+
+
+def test_zero_workers_is_an_error(monkeypatch, capsys):
+    monkeypatch.setenv("HEX_LOG_LEVEL", "WARNING")
+    assert cli.main(["--workers", "0", "--no-migrate"]) == 2
+    assert "at least 1" in capsys.readouterr().err
+
+
+SUPERVISED = """
+import sys
+from hexsite.cli import supervise
+sys.exit(supervise([sys.executable, "-c", "import time; time.sleep(60)"], 2, restart_delay=0.1))
+"""
+
+
+def _children(pid: int) -> set[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as children:
+        return {int(child) for child in children.read().split()}
+
+
+def _wait_for(condition, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not reached")
+
+
+def test_supervisor_restarts_a_killed_worker_and_stops_all_on_sigterm():
+    parent = subprocess.Popen([sys.executable, "-c", SUPERVISED], cwd=ROOT)
+    try:
+        first = _wait_for(lambda: len(_children(parent.pid)) == 2 and _children(parent.pid))
+        victim = min(first)
+        os.kill(victim, signal.SIGKILL)
+        replaced = _wait_for(lambda: (kids := _children(parent.pid)) and victim not in kids and len(kids) == 2
+                             and kids)
+        assert len(replaced & first) == 1  # the survivor kept running
+
+        parent.send_signal(signal.SIGTERM)
+        assert parent.wait(timeout=20) == 0
+        for pid in replaced:
+            _wait_for(lambda pid=pid: not os.path.exists(f"/proc/{pid}") or _is_zombie(pid))
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
