@@ -328,13 +328,18 @@ async def run_games(url: str, args: argparse.Namespace, sampler: ResourceSampler
 
 
 async def hold_idle(url: str, args: argparse.Namespace, sampler: ResourceSampler | None) -> dict:
-    """Open connections that each wait alone in their own slot, and keep them for ``--hold`` s."""
+    """Open ``--idle-connections`` matchmaking connections and keep them idle for ``--hold`` s.
+
+    The protocol lets one connection wait in matchmaking per board size and
+    series length (40 at most); the rest pair up into games in which nobody
+    moves, so every connection waits for an opponent or for its move.
+    """
     errors: collections.Counter = collections.Counter()
     sockets = []
-    for slot_id in range(1, args.idle_connections + 1):
-        query = urlencode({"slot_id": slot_id, "model_name": "idle", "username": f"idle{slot_id}"})
+    query = urlencode({"board_size": args.board_size, "series_length": args.series_length, "model_name": "idle"})
+    for _ in range(args.idle_connections):
         try:
-            ws = await connect(f"{url}/ws/join-slot?{query}", open_timeout=30, ping_interval=None)
+            ws = await connect(f"{url}/ws/matchmake?{query}", open_timeout=30, ping_interval=None)
             msg = json.loads(await asyncio.wait_for(ws.recv(), 30))
             if msg.get("type") != "joined":
                 errors[f"{msg.get('type')}: {msg.get('payload', {}).get('message')}"] += 1
@@ -357,7 +362,7 @@ async def hold_idle(url: str, args: argparse.Namespace, sampler: ResourceSampler
 
 async def _ping(ws) -> bool | str:
     await ws.send(json.dumps({"type": "ping", "payload": {}}))
-    while True:
+    while True:  # skip waiting_for_opponent, game_start, ... still queued
         msg = json.loads(await asyncio.wait_for(ws.recv(), 30))
         if msg.get("type") == "pong":
             return True
@@ -424,7 +429,7 @@ def main() -> int:
     parser.add_argument("--board-size", type=int, default=11, choices=rules.BOARD_SIZES)
     parser.add_argument("--series-length", type=int, default=3, choices=rules.SERIES_LENGTHS)
     parser.add_argument("--idle-connections", type=int, default=0,
-                        help="instead of games: open this many connections waiting alone in their slots")
+                        help="instead of games: open this many connections and keep them idle")
     parser.add_argument("--hold", type=float, default=60.0, help="with --idle-connections: seconds to hold them")
     parser.add_argument("--server-cpus", default="0", help="taskset CPU list for a server we start ('' = none)")
     parser.add_argument("--client-cpus", default="1", help="CPU list for this load generator ('' = none)")

@@ -177,8 +177,8 @@ class SeatConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         await self.deliver(outbox)
 
     async def deliver(self, outbox: Outbox) -> None:
-        for messages, close_code in await deliver(outbox, own_channel=self.channel_name):
-            await self.send_batch(messages, close_code)
+        for texts, close_code in await deliver(outbox, own_channel=self.channel_name):
+            await self.send_batch(texts, close_code)
 
     async def hex_deliver(self, event: dict[str, Any]) -> None:
         """Messages another connection's service call addressed to us.
@@ -189,11 +189,12 @@ class SeatConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         generation = event.get("generation")
         if generation is not None and self.identity is not None and generation != self.identity.generation:
             return
-        await self.send_batch(event["messages"], event.get("close"))
+        await self.send_batch(event["texts"], event.get("close"))
 
-    async def send_batch(self, messages: list[dict[str, Any]], close_code: int | None) -> None:
-        for msg in messages:
-            await self.send_message(msg)
+    async def send_batch(self, texts: list[str], close_code: int | None) -> None:
+        """Send already encoded messages, then close if asked to."""
+        for text in texts:
+            await self.send(text_data=text)
         if close_code is not None:
             # Our seat is gone or taken over; nothing to release on disconnect.
             self.identity = None

@@ -7,6 +7,7 @@ import logging
 
 from channels.layers import get_channel_layer
 
+from matchmaking import protocol as proto
 from matchmaking import runtime
 from matchmaking.db_calls import run_in_db
 from matchmaking.outbox import Outbox
@@ -26,17 +27,24 @@ _feed_subscribers = 0
 _announcer: asyncio.Task | None = None
 
 
-async def deliver(outbox: Outbox, own_channel: str | None) -> list[tuple[list[dict], int | None]]:
+async def deliver(outbox: Outbox, own_channel: str | None) -> list[tuple[list[str], int | None]]:
     """Send every other connection its messages through the channel layer (one
     event per connection, so their order survives), notify the live feeds, and
-    return what belongs to ``own_channel`` for the caller to send itself."""
+    return what belongs to ``own_channel`` for the caller to send itself.
+
+    Messages travel as the JSON text that goes on the wire, encoded once: a
+    move broadcast is one message for both players, and text costs the
+    in-memory layer's deep copy (or Redis' msgpack) next to nothing.
+    """
     layer = get_channel_layer()
-    own: list[tuple[list[dict], int | None]] = []
+    own: list[tuple[list[str], int | None]] = []
+    encoded: dict[int, str] = {}
     for channel, messages, close_code, generation in outbox.channels():
+        texts = [_text(msg, encoded) for msg in messages]
         if channel == own_channel:
-            own.append((messages, close_code))
+            own.append((texts, close_code))
         else:
-            await layer.send(channel, {"type": "hex.deliver", "messages": messages, "close": close_code,
+            await layer.send(channel, {"type": "hex.deliver", "texts": texts, "close": close_code,
                                        "generation": generation})
     if outbox.membership_changed and (_feed_subscribers > 0 or not runtime.single_process()):
         snapshots = await run_in_db(list_slot_snapshots)
@@ -44,6 +52,15 @@ async def deliver(outbox: Outbox, own_channel: str | None) -> list[tuple[list[di
     if outbox.changed_slots:
         announce_changes(outbox.changed_slots)
     return own
+
+
+def _text(msg: dict, encoded: dict[int, str]) -> str:
+    # The same dict addressed to both players is encoded once (keyed by identity:
+    # every message lives until this delivery ends).
+    text = encoded.get(id(msg))
+    if text is None:
+        text = encoded[id(msg)] = proto.encode(msg)
+    return text
 
 
 def feed_subscribed(change: int) -> None:

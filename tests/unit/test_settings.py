@@ -28,7 +28,9 @@ def test_every_postgres_url_form_reaches_postgresql(url):
     assert config["ENGINE"] == "django.db.backends.postgresql"
     assert (config["NAME"], config["USER"], config["PASSWORD"], config["HOST"], config["PORT"]) == (
         "arena", "hex", "secret", "db.example", 5433)
-    assert config["CONN_HEALTH_CHECKS"] is True
+    # Connections are kept; the per-call health check (a round trip per move) is opt-in.
+    assert config["CONN_MAX_AGE"] == 60
+    assert config["CONN_HEALTH_CHECKS"] is False
 
 
 def test_sqlite_url_gives_a_file_database_that_serialises_writers(tmp_path):
@@ -37,7 +39,7 @@ def test_sqlite_url_gives_a_file_database_that_serialises_writers(tmp_path):
     assert config["NAME"] == str(tmp_path / "x.sqlite3")
     assert config["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
     # Reused between calls: reopening SQLite per move dominated its cost.
-    assert config["CONN_MAX_AGE"] == 60 and config["CONN_HEALTH_CHECKS"] is True
+    assert config["CONN_MAX_AGE"] == 60 and config["CONN_HEALTH_CHECKS"] is False
 
 
 def load_settings(env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -80,3 +82,19 @@ def test_debug_only_on_request_and_never_in_production():
     assert json.loads(load_settings({"HEX_DEBUG": "1"}).stdout)["DEBUG"] is True
     production = {"HEX_PRODUCTION": "1", "HEX_SECRET_KEY": "k" * 40, "HEX_ALLOWED_HOSTS": "hex.example.org"}
     assert json.loads(load_settings({**production, "HEX_DEBUG": "1"}).stdout)["DEBUG"] is False
+
+
+def test_database_work_runs_inline_on_sqlite_and_on_threads_for_postgresql(tmp_path):
+    code = ("import django, json, os; django.setup(); from django.conf import settings as s; "
+            "print(json.dumps([s.HEX_DB_INLINE, s.HEX_DB_THREADS, os.environ.get('DJANGO_ALLOW_ASYNC_UNSAFE')]))")
+
+    def read(env: dict[str, str]) -> list:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("HEX_", "DJANGO_ALLOW"))}
+        result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                                env={**clean, "DJANGO_SETTINGS_MODULE": "hexsite.settings", **env})
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    assert read({"HEX_DATABASE_URL": f"sqlite:///{tmp_path / 'a.sqlite3'}"}) == [True, 16, "true"]
+    assert read({"HEX_DATABASE_URL": "postgresql://u@127.0.0.1:5432/x", "HEX_DB_THREADS": "4"}) == [False, 4, None]
+    assert read({"HEX_DATABASE_URL": f"sqlite:///{tmp_path / 'a.sqlite3'}", "HEX_DB_INLINE": "0"}) == [False, 16, None]
