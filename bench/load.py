@@ -339,7 +339,7 @@ async def hold_idle(url: str, args: argparse.Namespace, sampler: ResourceSampler
     query = urlencode({"board_size": args.board_size, "series_length": args.series_length, "model_name": "idle"})
     for _ in range(args.idle_connections):
         try:
-            ws = await connect(f"{url}/ws/matchmake?{query}", open_timeout=30, ping_interval=None)
+            ws = await connect(f"{url}/ws/matchmake?{query}", open_timeout=30, ping_interval=None, compression=None)
             msg = json.loads(await asyncio.wait_for(ws.recv(), 30))
             if msg.get("type") != "joined":
                 errors[f"{msg.get('type')}: {msg.get('payload', {}).get('message')}"] += 1

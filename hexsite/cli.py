@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 # Daphne's own cap on a WebSocket message; uvicorn is given the same.
 WEBSOCKET_MAX_MESSAGE_BYTES = 1024 * 1024
@@ -64,20 +65,35 @@ def main(argv: list[str] | None = None) -> int:
         # Become daphne: signals (and a kill -9) reach the server itself.
         os.execv(sys.executable, [sys.executable, "-m", "daphne", "-b", args.host, "-p", str(args.port),
                                   "-v", verbosity, "hexsite.asgi:application"])
-    # Several daphne processes accept on one inherited listening socket.
-    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    # Several daphne processes, each accepting on its own SO_REUSEPORT socket
+    # bound to the same port: the kernel spreads connections evenly, where one
+    # shared socket lets whichever process wakes first take most of them.
+    host, port = args.host, args.port
+
+    def start_worker() -> subprocess.Popen:
+        with _reuseport_listener(host, port) as listener:
+            return subprocess.Popen(
+                [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()), "-v", verbosity,
+                 "hexsite.asgi:application"],
+                pass_fds=(listener.fileno(),),
+            )  # the parent's copy closes here: a dead worker's socket dies with it
+
+    return supervise(start_worker, args.workers)
+
+
+def _reuseport_listener(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((args.host, args.port))
-    listener.listen(512)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    listener.bind((host, port))
+    listener.listen(1024)
     listener.set_inheritable(True)
-    cmd = [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()), "-v", verbosity,
-           "hexsite.asgi:application"]
-    return supervise(cmd, args.workers, pass_fds=(listener.fileno(),))
+    return listener
 
 
-def supervise(cmd: list[str], count: int, pass_fds: tuple[int, ...] = (), restart_delay: float = 1.0) -> int:
-    """Run ``count`` copies of ``cmd`` until SIGTERM or SIGINT; restart any that dies.
+def supervise(start: Callable[[], subprocess.Popen], count: int, restart_delay: float = 1.0) -> int:
+    """Keep ``count`` processes made by ``start()`` running until SIGTERM or SIGINT.
 
     A worker that dies (crash, OOM kill, kill -9) is replaced after
     ``restart_delay`` seconds; its players reconnect through the others
@@ -91,7 +107,7 @@ def supervise(cmd: list[str], count: int, pass_fds: tuple[int, ...] = (), restar
         stopping = True
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    workers = [subprocess.Popen(cmd, pass_fds=pass_fds) for _ in range(count)]
+    workers = [start() for _ in range(count)]
     try:
         while not stopping:
             time.sleep(0.2)
@@ -100,7 +116,7 @@ def supervise(cmd: list[str], count: int, pass_fds: tuple[int, ...] = (), restar
                     print(f"hexgame-server: worker {worker.pid} exited with {worker.returncode}; restarting",
                           file=sys.stderr)
                     time.sleep(restart_delay)
-                    workers[index] = subprocess.Popen(cmd, pass_fds=pass_fds)
+                    workers[index] = start()
     finally:
         for worker in workers:
             if worker.poll() is None:

@@ -16,6 +16,7 @@ run on a pool of threads (see ``run_in_db``).
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
@@ -29,6 +30,13 @@ R = TypeVar("R")
 
 
 _pool: ThreadPoolExecutor | None = None
+# Django keeps database connections in a "thread critical" asgiref Local,
+# which inside an event loop is per contextvars context, that is per task:
+# every WebSocket connection would open (and hold) its own SQLite connection,
+# about 400 KB each. Inline calls all run in this one context instead, so the
+# process keeps a single connection. Calls never nest and never await, so
+# the context is never entered twice at once.
+_inline_context = contextvars.Context()
 
 
 def _executor() -> ThreadPoolExecutor:
@@ -49,7 +57,7 @@ async def run_in_db(func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> 
     they already serialise on row locks, as they must across processes.
     """
     if settings.HEX_DB_INLINE:
-        return func(*args, **kwargs)
+        return _inline_context.run(func, *args, **kwargs)
     call = DatabaseSyncToAsync(func, thread_sensitive=False, executor=_executor())
     return await call(*args, **kwargs)
 

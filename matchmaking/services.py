@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from games import rules
@@ -59,7 +59,9 @@ def hash_token(token: str) -> str:
 
 
 def ensure_slots() -> None:
-    """Create slots 1..HEX_MAX_SLOTS that do not exist yet."""
+    """Create slots 1..HEX_MAX_SLOTS that do not exist yet (cheap when they all do)."""
+    if Slot.objects.filter(id=settings.HEX_MAX_SLOTS).exists():
+        return  # slots are only ever created together, lowest ids first
     wanted = set(range(1, settings.HEX_MAX_SLOTS + 1))
     existing = set(Slot.objects.filter(id__in=wanted).values_list("id", flat=True))
     missing = sorted(wanted - existing)
@@ -273,50 +275,60 @@ def matchmake(request: proto.MatchRequest, client_ip: str | None, channel: str, 
     return _after_expiry(expire_due_seats(), lambda: _matchmake(request, client_ip, channel, process_id))
 
 
+# Key of the PostgreSQL advisory lock that serialises matchmakers ("HEX!").
+MATCHMAKING_LOCK = 0x48455821
+
+
+def _lock_matchmaking() -> None:
+    """Let one matchmaker at a time choose a slot.
+
+    PostgreSQL takes a transaction-level advisory lock; SQLite's BEGIN
+    IMMEDIATE already serialises writers. Joins and reconnects lock only
+    their slot's row and never this, so no lock cycle is possible. (Locking
+    every slot row instead made each matchmake read the whole pool: O(slots)
+    time and memory per connection, quadratic for thousands of slots.)
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [MATCHMAKING_LOCK])
+
+
 @transaction.atomic
 def _matchmake(request: proto.MatchRequest, client_ip: str | None, channel: str, process_id: str) -> Outbox:
     outbox = Outbox()
-    # Lock the whole pool in id order: matchmaking is rare next to moves, and a
-    # single lock order cannot deadlock with another matchmaker. The per-IP
-    # count happens under this lock too.
-    pool = list(
-        Slot.objects.select_for_update().filter(id__lte=settings.HEX_MAX_SLOTS).order_by("id")
-    )
+    _lock_matchmaking()
     cap = settings.HEX_MAX_CONNECTIONS_PER_IP
     if cap and client_ip is not None:
         open_here = Seat.objects.filter(client_ip=client_ip, origin=Seat.Origin.MATCHMAKE, connected=True).count()
         if open_here >= cap:
             raise ServiceError(proto.ERR_TOO_MANY_FROM_IP, proto.CLOSE_POLICY)
-    waiting_ids = [
-        s.id for s in pool
-        if s.state == Slot.State.WAITING and s.board_size == request.board_size
-        and s.series_length == request.series_length
-    ]
-    owner_connected = set(
-        Seat.objects.filter(slot_id__in=waiting_ids, player=rules.RED, connected=True).values_list("slot_id", flat=True)
-    )
+    pool = Slot.objects.select_for_update(of=("self",)).filter(id__lte=settings.HEX_MAX_SLOTS).order_by("id")
     token = new_token()
-    for slot in pool:
-        if slot.id in owner_connected:
-            seat = _seat(slot, rules.BLUE, token, request.model_name, request.username, Seat.Origin.MATCHMAKE,
-                         client_ip, channel, process_id)
-            outbox.send(channel, proto.joined(slot.id, rules.BLUE, slot.board_size, slot.series_length, token))
-            seats = _seats_of(slot)
-            _begin_series(slot, seats, outbox)
-            return _seated(outbox, slot, seat)
-    for slot in pool:
-        if slot.state == Slot.State.EMPTY:
-            slot.state = Slot.State.WAITING
-            slot.board_size = request.board_size
-            slot.series_length = request.series_length
-            slot.first_player = request.first_player
-            slot.save()
-            seat = _seat(slot, rules.RED, token, request.model_name, request.username, Seat.Origin.MATCHMAKE,
-                         client_ip, channel, process_id)
-            outbox.send(channel, proto.joined(slot.id, rules.RED, slot.board_size, slot.series_length, token))
-            outbox.send(channel, proto.waiting_for_opponent(slot.id, slot.board_size))
-            return _seated(outbox, slot, seat)
-    raise ServiceError(proto.ERR_NO_SLOT, proto.CLOSE_NORMAL)
+    waiting = pool.filter(
+        state=Slot.State.WAITING, board_size=request.board_size, series_length=request.series_length,
+        seats__player=rules.RED, seats__connected=True,
+    ).first()
+    if waiting is not None:
+        slot = waiting
+        seat = _seat(slot, rules.BLUE, token, request.model_name, request.username, Seat.Origin.MATCHMAKE,
+                     client_ip, channel, process_id)
+        outbox.send(channel, proto.joined(slot.id, rules.BLUE, slot.board_size, slot.series_length, token))
+        seats = _seats_of(slot)
+        _begin_series(slot, seats, outbox)
+        return _seated(outbox, slot, seat)
+    slot = pool.filter(state=Slot.State.EMPTY).first()
+    if slot is None:
+        raise ServiceError(proto.ERR_NO_SLOT, proto.CLOSE_NORMAL)
+    slot.state = Slot.State.WAITING
+    slot.board_size = request.board_size
+    slot.series_length = request.series_length
+    slot.first_player = request.first_player
+    slot.save()
+    seat = _seat(slot, rules.RED, token, request.model_name, request.username, Seat.Origin.MATCHMAKE,
+                 client_ip, channel, process_id)
+    outbox.send(channel, proto.joined(slot.id, rules.RED, slot.board_size, slot.series_length, token))
+    outbox.send(channel, proto.waiting_for_opponent(slot.id, slot.board_size))
+    return _seated(outbox, slot, seat)
 
 
 def _seated(outbox: Outbox, slot: Slot, seat: Seat) -> Outbox:

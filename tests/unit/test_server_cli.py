@@ -52,7 +52,9 @@ def test_zero_workers_is_an_error(monkeypatch, capsys):
 SUPERVISED = """
 import sys
 from hexsite.cli import supervise
-sys.exit(supervise([sys.executable, "-c", "import time; time.sleep(60)"], 2, restart_delay=0.1))
+import subprocess
+sys.exit(supervise(lambda: subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]), 2,
+                   restart_delay=0.1))
 """
 
 
