@@ -12,7 +12,7 @@ blue (1) the top and bottom edges (r = 0 and r = n-1).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 RED = -1
@@ -82,6 +82,7 @@ class Label:
     text: str
     x: str
     y: str
+    css_class: str = ""
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,8 @@ class BoardSVG:
     marker_radius: str = _fmt(RADIUS * 0.38)
     red_stones: int = 0
     blue_stones: int = 0
+    #: Move numbers drawn on their stones (``move_numbers`` of ``board_svg``).
+    numbers: list[Label] = field(default_factory=list)
 
     @property
     def description(self) -> str:
@@ -147,10 +150,12 @@ def board_svg(
     board: Sequence[Sequence[int | None]] | None = None,
     last_move: Sequence[int] | None = None,
     labels: bool = False,
+    move_numbers: Mapping[tuple[int, int], int] | None = None,
 ) -> BoardSVG:
     """Everything a template needs to draw ``board`` (``board[r][q]``; ``None``
     means an empty board of ``size``). ``last_move`` is ``[q, r]``; it is
-    ignored unless it names an occupied cell of the board."""
+    ignored unless it names an occupied cell of the board. ``move_numbers``
+    maps ``(q, r)`` to the number drawn on that cell's stone."""
     if size < 1:
         raise ValueError("board size must be positive")
     grid = board if board is not None else [[0] * size for _ in range(size)]
@@ -173,6 +178,11 @@ def board_svg(
             cx, cy = center(q, r)
             cells.append(Cell(q, r, state, points_attr(corners(q, r)), _fmt(cx), _fmt(cy),
                               STONE_CLASSES[state], is_last=(q, r) == last))
+    numbers = []
+    for (nq, nr), number in sorted((move_numbers or {}).items(), key=lambda item: item[1]):
+        if 0 <= nq < size and 0 <= nr < size and grid[nr][nq] in (RED, BLUE):
+            cx, cy = center(nq, nr)
+            numbers.append(Label(str(number), _fmt(cx), _fmt(cy), f"number-on-{PLAYER_NAMES[grid[nr][nq]]}"))
     # Bounds of the rhombus plus room for the edge strokes (and labels).
     margin = EDGE_WIDTH
     min_x = center(0, 0)[0] - HEX_WIDTH / 2 - margin
@@ -195,4 +205,5 @@ def board_svg(
         last_player=grid[last[1]][last[0]] if last else None,
         red_stones=counts[RED],
         blue_stones=counts[BLUE],
+        numbers=numbers,
     )
