@@ -13,6 +13,7 @@ from matchmaking.snapshots import list_slot_snapshots
 
 SLOTS_FEED_GROUP = "slots.feed"
 OVERVIEW_GROUP = "slots.overview"
+WATCH_GROUP_PREFIX = "watch."
 # Live pages repaint at most a few times a second, so this process batches the
 # ids of changed slots instead of one channel-layer broadcast per move.
 ANNOUNCE_INTERVAL = 0.1
@@ -28,6 +29,16 @@ async def deliver(outbox: Outbox, own_channel: str | None) -> list[tuple[list[di
     return what belongs to ``own_channel`` for the caller to send itself."""
     layer = get_channel_layer()
     own: list[tuple[list[dict], int | None]] = []
+    # Spectators first: their event is queued before any player can hear of
+    # this commit and answer it, so a spectator sees commits in order even
+    # when the two players sit on different processes.
+    for slot_id, messages in outbox.watch.items():
+        await layer.group_send(WATCH_GROUP_PREFIX + str(slot_id), {
+            "type": "hex.watch", "messages": messages, "version": list(outbox.watch_versions[slot_id])})
+    if outbox.membership_changed:
+        # Seats came, went or reconnected: spectators re-read the slot.
+        for slot_id in sorted(outbox.changed_slots):
+            await layer.group_send(WATCH_GROUP_PREFIX + str(slot_id), {"type": "watch.refresh"})
     for channel, messages, close_code, generation in outbox.channels():
         if channel == own_channel:
             own.append((messages, close_code))
