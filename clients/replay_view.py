@@ -258,48 +258,74 @@ def run_terminal(games: list[records.GameRecord], stdin: IO[str] | None = None, 
 # -- GUI ---------------------------------------------------------------------------------------------
 
 
-def run_gui(games: list[records.GameRecord], start: int = 0) -> int:
-    """A pygame window: → / n next, ← / p back, Home/End, PageDown/PageUp next/previous game, Esc/q quit."""
-    import pygame
+class ReplayWindow:
+    """A pygame window over a ``Stepper``: → / n / Enter next, ← / p back,
+    Home/End first/last, PageDown/PageUp next/previous game, Esc/q quit."""
 
-    from clients.game_state import ViewSnapshot
-    from clients.gui import PANEL_HEIGHT, WINDOW_SIZE, BoardLayout, Fonts, draw_board, draw_panel
+    def __init__(self, games: list[records.GameRecord], start: int = 0) -> None:
+        import pygame
 
-    stepper = Stepper(games, position=min(start, len(games[0].moves)))
-    keys = {pygame.K_RIGHT: "n", pygame.K_n: "n", pygame.K_RETURN: "n", pygame.K_LEFT: "p", pygame.K_p: "p",
-            pygame.K_HOME: "f", pygame.K_END: "l", pygame.K_PAGEDOWN: "]", pygame.K_PAGEUP: "["}
-    pygame.display.init()
-    try:
-        screen = pygame.display.set_mode(WINDOW_SIZE)
+        from clients.gui import WINDOW_SIZE, Fonts
+
+        self.pygame = pygame
+        self.stepper = Stepper(games, position=min(start, len(games[0].moves)))
+        self.keys = {pygame.K_RIGHT: "n", pygame.K_n: "n", pygame.K_RETURN: "n", pygame.K_LEFT: "p",
+                     pygame.K_p: "p", pygame.K_HOME: "f", pygame.K_END: "l", pygame.K_PAGEDOWN: "]",
+                     pygame.K_PAGEUP: "["}
+        pygame.display.init()
+        self.screen = pygame.display.set_mode(WINDOW_SIZE)
         pygame.display.set_caption("hexgame replay")
-        fonts, clock = Fonts(), pygame.time.Clock()
-        running = True
-        while running:
-            for event in pygame.event.get():
-                if event.type == pygame.QUIT:
-                    running = False
-                elif event.type == pygame.KEYDOWN:
-                    if event.key in (pygame.K_ESCAPE, pygame.K_q):
-                        running = False
-                    elif event.key in keys:
-                        stepper.command(keys[event.key])
-            game = stepper.game
-            board = game.position_after(stepper.position)
-            last = game.moves[stepper.position - 1] if stepper.position else None
-            snapshot = ViewSnapshot(board_size=game.board_size, cells=tuple(tuple(row) for row in board.rows()),
-                                    last_move=(last.q, last.r) if last else None, game_number=game.game_number,
-                                    move_count=stepper.position, waiting=False)
-            width, height = screen.get_size()
-            layout = BoardLayout.fit(game.board_size, width, height - PANEL_HEIGHT, margin=50)
-            screen.fill((24, 26, 33))
-            draw_board(screen, snapshot, layout, fonts)
-            text = stepper.render().splitlines()
-            lines = [(text[0][:110], (235, 235, 235)), (text[1], (235, 235, 235)),
-                     ((text[-1] if text[-1].startswith("result") else ""), (160, 160, 170)),
-                     ("keys: → next  ← back  Home/End  PgUp/PgDn game  Esc quit", (160, 160, 170))]
-            draw_panel(screen, pygame.Rect(0, height - PANEL_HEIGHT, width, PANEL_HEIGHT), lines, fonts)
-            pygame.display.flip()
+        self.fonts = Fonts()
+        self.running = True
+        self.layout = None
+
+    def handle_event(self, event: Any) -> None:
+        pygame = self.pygame
+        if event.type == pygame.QUIT:
+            self.running = False
+        elif event.type == pygame.KEYDOWN:
+            if event.key in (pygame.K_ESCAPE, pygame.K_q):
+                self.running = False
+            elif event.key in self.keys:
+                self.stepper.command(self.keys[event.key])
+
+    def render(self) -> None:
+        from clients.game_state import ViewSnapshot
+        from clients.gui import PANEL_HEIGHT, BoardLayout, draw_board, draw_panel
+
+        game, position = self.stepper.game, self.stepper.position
+        board = game.position_after(position)
+        last = game.moves[position - 1] if position else None
+        snapshot = ViewSnapshot(board_size=game.board_size, cells=tuple(tuple(row) for row in board.rows()),
+                                last_move=(last.q, last.r) if last else None, game_number=game.game_number,
+                                move_count=position, waiting=False)
+        width, height = self.screen.get_size()
+        self.layout = BoardLayout.fit(game.board_size, width, height - PANEL_HEIGHT, margin=50)
+        self.screen.fill((24, 26, 33))
+        draw_board(self.screen, snapshot, self.layout, self.fonts)
+        text = self.stepper.render().splitlines()
+        lines = [(text[0][:110], (235, 235, 235)), (text[1], (235, 235, 235)),
+                 (text[-1] if text[-1].startswith("result") else "", (160, 160, 170)),
+                 ("keys: right next  left back  Home/End  PgUp/PgDn game  Esc quit", (160, 160, 170))]
+        draw_panel(self.screen, self.pygame.Rect(0, height - PANEL_HEIGHT, width, PANEL_HEIGHT), lines, self.fonts)
+
+    def step(self) -> bool:
+        for event in self.pygame.event.get():
+            self.handle_event(event)
+        self.render()
+        self.pygame.display.flip()
+        return self.running
+
+    def close(self) -> None:
+        self.pygame.display.quit()
+
+
+def run_gui(games: list[records.GameRecord], start: int = 0) -> int:
+    window = ReplayWindow(games, start)
+    clock = window.pygame.time.Clock()
+    try:
+        while window.step():
             clock.tick(30)
     finally:
-        pygame.display.quit()
+        window.close()
     return EXIT_OK
