@@ -64,7 +64,7 @@ def game_context(game: Game, position: int | None, numbers: bool) -> dict[str, A
             params["numbers"] = 1
         return f"{reverse('game-page', args=[game.id])}?{urlencode(params)}"
 
-    svg = board_svg(record.board_size, board.rows(), (last.q, last.r) if last else None, labels=True,
+    svg = board_svg(record.board_size, board.rows(), (last.q, last.r) if last else None, labels=True, cell_names=True,
                     move_numbers={(m.q, m.r): m.number for m in shown} if numbers else None)
     moves = [{"number": m.number, "color": rules.color_of(m.player), "label": PLAYER_LABELS[m.player],
               "cell": m.cell, "q": m.q, "r": m.r, "href": href(m.number), "current": m.number == at}

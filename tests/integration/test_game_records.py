@@ -102,8 +102,8 @@ def test_move_numbers_toggle(client, finished_game):
     assert "move-numbers" not in plain
     assert f'href="/games/{finished_game.id}?move=3&amp;numbers=1"' in plain
     numbered = client.get(f"/games/{finished_game.id}?move=3&numbers=1").content.decode()
-    numbers = re.findall(r'<text class="number-on-(\w+)"[^>]*>(\d+)</text>', numbered)
-    assert numbers == [("red", "1"), ("blue", "2"), ("red", "3")]
+    numbers = re.findall(r'<text class="number-on-(\w+)( is-last)?"[^>]*>(\d+)</text>', numbered)
+    assert numbers == [("red", "", "1"), ("blue", "", "2"), ("red", " is-last", "3")]
     assert f'href="/games/{finished_game.id}?move=4&amp;numbers=1"' in numbered  # the stepper keeps them
 
 
