@@ -280,3 +280,32 @@ def test_api_is_in_the_openapi_schema(client):
             "page_size"} <= params
     assert "GameRecord" in schema["components"]["schemas"]
     assert "/api/statistics" in schema["paths"]
+
+
+# -- links and docs -------------------------------------------------------------------------------------
+
+
+def test_statistics_recent_matches_link_to_the_series_page(client, finished_game):
+    html = client.get("/statistics").content.decode()
+    assert f'href="/series/{finished_game.series_id}"' in html
+
+
+def test_admin_links_series_and_games_to_their_pages(client, finished_game, django_user_model):
+    admin = django_user_model.objects.create_superuser("root", "root@example.org", "pw-for-tests-only")
+    client.force_login(admin)
+    series_list = client.get("/admin/games/series/").content.decode()
+    assert f'href="/series/{finished_game.series_id}"' in series_list
+    games_list = client.get("/admin/games/game/").content.decode()
+    assert f'href="/games/{finished_game.id}"' in games_list
+    change = client.get(f"/admin/games/game/{finished_game.id}/change/").content.decode()
+    assert "View on site" in change and "viewsitelink" in change
+    series_change = client.get(f"/admin/games/series/{finished_game.series_id}/change/").content.decode()
+    assert f'href="/games/{finished_game.id}"' in series_change
+
+
+def test_docs_page_documents_watching_records_and_the_sgf_mapping(client):
+    text = text_of(client.get("/docs"))
+    for needle in ("/ws/watch?slot_id=N", "Spectators are read-only; only ping is accepted", "FF[4]GM[11]SZ[n]",
+                   "Blue (player 1, connects top and bottom) Black", "a1 (top left)", "GET /api/games",
+                   "hexgame watch --slot-id 3", "hexgame replay"):
+        assert needle in text, needle

@@ -285,5 +285,7 @@ def test_gui_can_watch_a_slot() -> None:
         x, y = gui.cell_center(app.layout, 3, 2)
         assert app.screen.get_at((int(x), int(y)))[:3] == gui.RED_STONE
         app.click((int(x), int(y)))  # a spectator's click does nothing
+        lines = gui.panel_lines(spectator.snapshot(), spectator.options.model_name)
+        assert "you: spectator" in lines[0][0] and "slot: 3" in lines[0][0]
     finally:
         pygame.display.quit()
