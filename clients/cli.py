@@ -1,4 +1,4 @@
-"""``hexgame random|play|gui``: argument parsing and dispatch.
+"""``hexgame random|play|gui|watch|replay``: argument parsing and dispatch.
 
 Exit codes: 0 series completed (or the GUI closed by its user), 2 bad
 usage, 3 refused by the server, 4 server unreachable or connection lost,
@@ -76,7 +76,7 @@ def _add_common(parser: argparse.ArgumentParser, command: str) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hexgame", description="Clients for the Hex arena.")
-    commands = parser.add_subparsers(dest="command", metavar="{random,play,gui}", required=True)
+    commands = parser.add_subparsers(dest="command", metavar="{random,play,gui,watch,replay}", required=True)
     for name, summary in COMMANDS.items():
         sub = commands.add_parser(name, help=summary, description=summary)
         _add_common(sub, name)
@@ -86,7 +86,64 @@ def build_parser() -> argparse.ArgumentParser:
                                   "(default 3; SPACE skips)")
             sub.add_argument("--close-when-done", action="store_true",
                              help="close the window by itself when the session ends (demos, CI)")
+    _add_watch(commands)
+    _add_replay(commands)
     return parser
+
+
+def _add_watch(commands: argparse._SubParsersAction) -> None:
+    summary = "follow a slot live as a spectator (/ws/watch), in the terminal or the GUI"
+    sub = commands.add_parser("watch", help=summary, description=summary)
+    sub.add_argument("--slot-id", type=int, required=True, help="the slot to watch (see /slots or /overview)")
+    sub.add_argument("--server", default=os.environ.get(SERVER_ENV_VAR) or DEFAULT_SERVER,
+                     help=f"arena URL, ws:// or wss:// (default: ${SERVER_ENV_VAR} or {DEFAULT_SERVER})")
+    sub.add_argument("--gui", action="store_true", help="draw the board in a pygame window")
+    sub.add_argument("--until-over", action="store_true", help="exit when the series being watched is over")
+    sub.add_argument("--reconnect-window", type=_positive, default=DEFAULT_RECONNECT_WINDOW,
+                     help="seconds to keep trying after the connection dropped")
+
+
+def _add_replay(commands: argparse._SubParsersAction) -> None:
+    summary = "step through recorded games: a replay log, an .sgf/.json record, or --game ID from a server"
+    sub = commands.add_parser("replay", help=summary, description=summary)
+    sub.add_argument("file", nargs="?", help="replays/*.jsonl log, or a .sgf/.json download")
+    sub.add_argument("--game", type=int, default=None, help="fetch this game's record from --server")
+    sub.add_argument("--server", default=os.environ.get(SERVER_ENV_VAR) or DEFAULT_SERVER,
+                     help="arena URL for --game (ws://, wss://, http:// or https://)")
+    sub.add_argument("--gui", action="store_true", help="step in a pygame window (arrow keys)")
+    sub.add_argument("--print-all", action="store_true", help="print every position and exit (no prompts)")
+    sub.add_argument("--move", type=int, default=0, help="start at the position after this many moves")
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from clients.watch import WatchOptions, run_watch
+
+    if args.gui and not _has_pygame():
+        return EXIT_USAGE
+    return run_watch(WatchOptions(server=args.server, slot_id=args.slot_id, until_over=args.until_over,
+                                  reconnect_window=args.reconnect_window), gui=args.gui)
+
+
+def _replay(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from clients import replay_view
+
+    if (args.file is None) == (args.game is None):
+        parser.error("replay needs a FILE or --game ID (not both)")
+    games = replay_view.load_file(args.file) if args.file else [replay_view.fetch_game(args.server, args.game)]
+    if args.gui:
+        if not _has_pygame():
+            return EXIT_USAGE
+        return replay_view.run_gui(games, start=args.move)
+    return replay_view.run_terminal(games, print_all=args.print_all, start=args.move)
+
+
+def _has_pygame() -> bool:
+    try:
+        import pygame  # noqa: F401 - an optional extra, checked before any connection
+    except ImportError as exc:
+        print_error(f"the GUI needs pygame: pip install 'hexgame[gui]' ({exc})")
+        return False
+    return True
 
 
 def options_from(args: argparse.Namespace) -> Options:
@@ -104,6 +161,15 @@ def options_from(args: argparse.Namespace) -> Options:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command in ("watch", "replay"):
+        try:
+            return _watch(args) if args.command == "watch" else _replay(args, parser)
+        except ClientError as exc:
+            print_error(exc)
+            return exc.exit_code
+        except KeyboardInterrupt:
+            print_error("interrupted")
+            return EXIT_INTERRUPTED
     if args.reconnect_token is not None and args.slot_id is None:
         parser.error("--reconnect-token needs --slot-id")
     options = options_from(args)

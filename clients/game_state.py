@@ -253,7 +253,32 @@ class GameView:
     def _on_reconnected(self, payload: dict[str, Any]) -> None:
         self._seat(payload)
         self.epoch += 1
+        self._from_slot_snapshot(payload.get("slot") if isinstance(payload.get("slot"), dict) else {})
+        self.status = f"resumed slot {self.slot_id} at move {self.move_count}"
+
+    def _on_watching(self, payload: dict[str, Any]) -> None:
+        """A spectator's snapshot (/ws/watch): the whole slot, no seat of ours."""
         slot = payload.get("slot") if isinstance(payload.get("slot"), dict) else {}
+        self.slot_id = payload.get("slot_id", self.slot_id)
+        if _strict_int(slot.get("series_length")):
+            self.series_length = slot["series_length"]
+            self.wins_required = rules.wins_required(self.series_length)
+        self._from_slot_snapshot(slot)
+        last = payload.get("last_move")
+        if (isinstance(last, list) and len(last) == 2 and all(_strict_int(v) for v in last)
+                and self.board is not None and self.board.in_bounds(*last)):
+            self.last_move = (last[0], last[1])
+        away = slot.get("disconnected_players") or []
+        self.paused = bool(away) and self.board is not None
+        state = slot.get("state")
+        if state == "empty":
+            self.status = f"slot {self.slot_id} is free"
+        elif state == "waiting":
+            self.status = f"slot {self.slot_id}: waiting for an opponent"
+        else:
+            self.status = f"watching slot {self.slot_id} at move {self.move_count}"
+
+    def _from_slot_snapshot(self, slot: dict[str, Any]) -> None:
         rows = slot.get("board")
         if isinstance(rows, list) and rows:
             # The reference's documentation shows null for empty cells.
@@ -261,7 +286,7 @@ class GameView:
             try:
                 self.board = rules.Board.from_rows(clean)
             except (ValueError, TypeError) as exc:
-                raise ProtocolViolationError(f"reconnected snapshot has an unusable board: {exc}") from None
+                raise ProtocolViolationError(f"slot snapshot has an unusable board: {exc}") from None
             self.board_size = self.board.size
             self.waiting = False
         else:
@@ -282,7 +307,6 @@ class GameView:
         self.last_move = None
         away = slot.get("disconnected_players") or []
         self.paused = self.player is not None and rules.opponent(self.player) in away
-        self.status = f"resumed slot {self.slot_id} at move {self.move_count}"
 
     def _on_opponent_disconnected(self, payload: dict[str, Any]) -> None:
         if self.waiting and payload.get("reason") != "reconnect_timeout":

@@ -47,6 +47,9 @@ MUTED_TEXT = (160, 160, 170)
 ERROR_TEXT = (255, 120, 120)
 STONE_COLOURS = {rules.RED: RED_STONE, rules.BLUE: BLUE_STONE}
 
+#: How ``hexgame watch --gui`` names itself in the panel (no seat, no model).
+SPECTATOR = "spectator"
+
 STONE_SCALE = 0.72
 HIGHLIGHT_SCALE = 0.42
 
@@ -191,7 +194,10 @@ def draw_board(surface: pygame.Surface, snapshot: ViewSnapshot, layout: BoardLay
 
 def panel_lines(snapshot: ViewSnapshot, model_name: str, banner: str = "") -> list[tuple[str, tuple[int, int, int]]]:
     """The text shown under the board, line by line."""
-    me = rules.color_of(snapshot.player) if snapshot.player is not None else "not seated yet"
+    if snapshot.player is not None:
+        me = rules.color_of(snapshot.player)
+    else:
+        me = "spectator" if model_name.startswith(SPECTATOR) else "not seated yet"
     red_name = snapshot.player_models.get(rules.RED, "?")
     blue_name = snapshot.player_models.get(rules.BLUE, "?")
     red_user = snapshot.player_usernames.get(rules.RED)

@@ -10,25 +10,40 @@ def _board_block(rows, last_move=None) -> str:
     return format_html('<pre style="font-family: monospace; line-height: 1.25">{}</pre>', drawing)
 
 
+def _page_link(obj) -> str:
+    if obj.pk is None:  # the inline's empty template row
+        return ""
+    return format_html('<a href="{}">replay</a>', obj.get_absolute_url())
+
+
 class GameInline(admin.TabularInline):
     model = Game
     extra = 0
     can_delete = False
-    fields = ("number", "first_turn", "winner", "end_reason", "move_count", "finished_at")
+    fields = ("number", "first_turn", "winner", "end_reason", "move_count", "finished_at", "page")
     readonly_fields = fields
     show_change_link = True
+
+    @admin.display(description="page")
+    def page(self, obj: Game) -> str:
+        return _page_link(obj)
 
 
 @admin.register(Series)
 class SeriesAdmin(admin.ModelAdmin):
     list_display = ("id", "slot_id", "status", "board_size", "series_length", "player_1_model", "player_1_username",
-                    "player_2_model", "player_2_username", "player_1_wins", "player_2_wins", "winner", "completed_at")
+                    "player_2_model", "player_2_username", "player_1_wins", "player_2_wins", "winner", "completed_at",
+                    "page")
     list_filter = ("status", "board_size", "series_length")
     search_fields = ("player_1_model", "player_2_model", "player_1_username", "player_2_username")
     readonly_fields = ("final_board_drawing",)
     exclude = ("final_board",)
     inlines = [GameInline]
     date_hierarchy = "started_at"
+
+    @admin.display(description="page")
+    def page(self, obj: Series) -> str:
+        return format_html('<a href="{}">games</a>', obj.get_absolute_url())
 
     @admin.display(description="final board (R red left-right, B blue top-bottom)")
     def final_board_drawing(self, obj: Series) -> str:
@@ -45,7 +60,8 @@ class MoveInline(admin.TabularInline):
 
 @admin.register(Game)
 class GameAdmin(admin.ModelAdmin):
-    list_display = ("id", "series", "number", "first_turn", "current_turn", "winner", "end_reason", "move_count")
+    list_display = ("id", "series", "number", "first_turn", "current_turn", "winner", "end_reason", "move_count",
+                    "page")
     list_filter = ("end_reason", "series__board_size", "series__series_length", "series__status")
     search_fields = ("series__player_1_model", "series__player_2_model", "series__player_1_username",
                      "series__player_2_username")
@@ -53,6 +69,10 @@ class GameAdmin(admin.ModelAdmin):
     readonly_fields = ("board_drawing",)
     exclude = ("board",)
     inlines = [MoveInline]
+
+    @admin.display(description="page")
+    def page(self, obj: Game) -> str:
+        return _page_link(obj)
 
     @admin.display(description="board (R red left-right, B blue top-bottom; last move lower-case)")
     def board_drawing(self, obj: Game) -> str:

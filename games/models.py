@@ -9,6 +9,7 @@ authoritative history the board can always be rebuilt from.
 from __future__ import annotations
 
 from django.db import models
+from django.urls import reverse
 
 from games import rules
 
@@ -44,6 +45,9 @@ class Series(models.Model):
     def __str__(self) -> str:
         size = self.board_size
         return f"Series {self.pk} (slot {self.slot_id}, {size}x{size}, best of {self.series_length})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("series-page", args=[self.pk])
 
     @property
     def wins_required(self) -> int:
@@ -83,6 +87,9 @@ class Game(models.Model):
 
     def __str__(self) -> str:
         return f"Game {self.number} of series {self.series_id}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("game-page", args=[self.pk])
 
     @property
     def is_finished(self) -> bool:

@@ -12,7 +12,7 @@ blue (1) the top and bottom edges (r = 0 and r = n-1).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 RED = -1
@@ -82,6 +82,7 @@ class Label:
     text: str
     x: str
     y: str
+    css_class: str = ""
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,8 @@ class BoardSVG:
     marker_radius: str = _fmt(RADIUS * 0.38)
     red_stones: int = 0
     blue_stones: int = 0
+    #: Move numbers drawn on their stones (``move_numbers`` of ``board_svg``).
+    numbers: list[Label] = field(default_factory=list)
 
     @property
     def description(self) -> str:
@@ -130,15 +133,18 @@ def _edges(size: int) -> list[Edge]:
     ]
 
 
-def _labels(size: int) -> list[Label]:
-    """q along the top edge, r along the left edge."""
+def _labels(size: int, cell_names: bool = False) -> list[Label]:
+    """q along the top edge, r along the left edge: ``q0``/``r0``, or with
+    ``cell_names`` the SGF/HexGui names (column letter ``a``, row number ``1``)."""
     labels = []
     for q in range(size):
         x, y = center(q, 0)
-        labels.append(Label(f"q{q}", _fmt(x), _fmt(y - RADIUS - LABEL_GAP * 0.75)))
+        text = "abcdefghijklmnopqrstuvwxyz"[q] if cell_names and q < 26 else f"q{q}"
+        labels.append(Label(text, _fmt(x), _fmt(y - RADIUS - LABEL_GAP * 0.75)))
     for r in range(size):
         x, y = center(0, r)
-        labels.append(Label(f"r{r}", _fmt(x - HEX_WIDTH / 2 - LABEL_GAP * 0.9), _fmt(y)))
+        labels.append(Label(str(r + 1) if cell_names else f"r{r}", _fmt(x - HEX_WIDTH / 2 - LABEL_GAP * 0.9),
+                            _fmt(y)))
     return labels
 
 
@@ -147,10 +153,15 @@ def board_svg(
     board: Sequence[Sequence[int | None]] | None = None,
     last_move: Sequence[int] | None = None,
     labels: bool = False,
+    move_numbers: Mapping[tuple[int, int], int] | None = None,
+    cell_names: bool = False,
 ) -> BoardSVG:
     """Everything a template needs to draw ``board`` (``board[r][q]``; ``None``
     means an empty board of ``size``). ``last_move`` is ``[q, r]``; it is
-    ignored unless it names an occupied cell of the board."""
+    ignored unless it names an occupied cell of the board. ``move_numbers``
+    maps ``(q, r)`` to the number drawn on that cell's stone (the last move's
+    number gets the class ``is-last``); ``cell_names`` labels the edges with
+    SGF names instead of q/r indices."""
     if size < 1:
         raise ValueError("board size must be positive")
     grid = board if board is not None else [[0] * size for _ in range(size)]
@@ -173,6 +184,12 @@ def board_svg(
             cx, cy = center(q, r)
             cells.append(Cell(q, r, state, points_attr(corners(q, r)), _fmt(cx), _fmt(cy),
                               STONE_CLASSES[state], is_last=(q, r) == last))
+    numbers = []
+    for (nq, nr), number in sorted((move_numbers or {}).items(), key=lambda item: item[1]):
+        if 0 <= nq < size and 0 <= nr < size and grid[nr][nq] in (RED, BLUE):
+            cx, cy = center(nq, nr)
+            css = f"number-on-{PLAYER_NAMES[grid[nr][nq]]}" + (" is-last" if (nq, nr) == last else "")
+            numbers.append(Label(str(number), _fmt(cx), _fmt(cy), css))
     # Bounds of the rhombus plus room for the edge strokes (and labels).
     margin = EDGE_WIDTH
     min_x = center(0, 0)[0] - HEX_WIDTH / 2 - margin
@@ -190,9 +207,10 @@ def board_svg(
         height=round(height, 2),
         cells=cells,
         edges=_edges(size),
-        labels=_labels(size) if labels else [],
+        labels=_labels(size, cell_names) if labels else [],
         last_move=last,
         last_player=grid[last[1]][last[0]] if last else None,
         red_stones=counts[RED],
         blue_stones=counts[BLUE],
+        numbers=numbers,
     )

@@ -2,12 +2,15 @@ from django.contrib import admin
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from games import api as games_api
 from stats import views as api
 
 urlpatterns = [
     path("health", api.HealthView.as_view(), name="health"),
     path("slots", api.SlotListView.as_view(), name="slots"),
     path("api/statistics", api.StatisticsView.as_view(), name="api-statistics"),
+    path("api/games", games_api.GameListView.as_view(), name="api-games"),
+    path("api/games/<int:game_id>", games_api.GameDetailView.as_view(), name="api-game-detail"),
     path("api/openapi.json", SpectacularAPIView.as_view(), name="openapi-schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="swagger-ui"),
     path("api/redoc", SpectacularRedocView.as_view(url_name="openapi-schema"), name="redoc"),
@@ -22,4 +25,16 @@ urlpatterns += [
     path("docs", pages.docs, name="docs"),
     path("overview", pages.overview, name="overview"),
     path("statistics", pages.statistics_page, name="statistics"),
+]
+
+# Game records (hexsite.game_views): replay pages and SGF/JSON downloads.
+from hexsite import game_views as records_pages  # noqa: E402
+
+urlpatterns += [
+    path("games/<int:game_id>", records_pages.game_page, name="game-page"),
+    path("games/<int:game_id>.sgf", records_pages.game_sgf, name="game-sgf"),
+    path("games/<int:game_id>.json", records_pages.game_json, name="game-json"),
+    path("series/<int:series_id>", records_pages.series_page, name="series-page"),
+    path("series/<int:series_id>.sgf", records_pages.series_sgf, name="series-sgf"),
+    path("series/<int:series_id>.json", records_pages.series_json, name="series-json"),
 ]

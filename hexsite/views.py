@@ -126,6 +126,8 @@ def slot_card(snap: dict[str, Any]) -> dict[str, Any]:
         "turn_text": turn,
         "last_move_text": f"q={last[0]}, r={last[1]}" if last else None,
         "svg": svg,
+        "game_href": reverse("game-page", args=[snap["game_id"]]) if snap.get("game_id") else None,
+        "spectators": snap.get("spectators", 0),
     }
 
 

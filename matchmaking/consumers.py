@@ -15,7 +15,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from matchmaking import protocol as proto
-from matchmaking import runtime, services
+from matchmaking import runtime, services, spectators
 from matchmaking.db_calls import DirectDispatchMixin, run_in_db
 from matchmaking.delivery import SLOTS_FEED_GROUP, deliver, feed_subscribed
 from matchmaking.outbox import Identity, Outbox
@@ -260,3 +260,94 @@ class SlotsFeedConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
 
     async def slots_snapshot(self, event: dict[str, Any]) -> None:
         await self.send(text_data=proto.encode(event["slots"]))
+
+
+class WatchConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
+    """/ws/watch?slot_id=N: a read-only spectator of one slot (extension).
+
+    Sends ``watching`` (the slot's public snapshot, never a token) on connect
+    and whenever seats change, then every move, game and series message of
+    the slot in commit order. Anything but ``ping`` is answered with an
+    ``error``; bad parameters get an ``error`` and close 1008 like the game
+    endpoints.
+    """
+
+    slot_id: int | None = None
+
+    async def connect(self) -> None:
+        self.slot_id = None
+        self.version: tuple[int, ...] = ()
+        self.bucket = TokenBucket(settings.HEX_RATE_LIMIT_PER_SECOND, settings.HEX_RATE_LIMIT_BURST)
+        self.last_limit_notice = 0.0
+        await runtime.ensure_started()
+        await self.accept()
+        try:
+            slot_id = proto.Query.parse(self.scope.get("query_string", b"")).int("slot_id")
+        except proto.ProtocolError as exc:
+            await self.refuse(exc.message)
+            return
+        if not spectators.slot_exists(slot_id):
+            await self.refuse(proto.ERR_SLOT_MISSING)
+            return
+        # Join the group before reading the snapshot: events committed in
+        # between queue up behind it and are dropped by version if it has them.
+        await self.channel_layer.group_add(spectators.group_name(slot_id), self.channel_name)
+        self.slot_id = slot_id
+        outbox = await run_in_db(spectators.add_watcher, slot_id, self.channel_name, runtime.PROCESS_ID)
+        await self.send_state()
+        await deliver(outbox, own_channel=None)
+
+    async def refuse(self, text: str) -> None:
+        await self.send_message(proto.error(text))
+        await self.close(code=proto.CLOSE_POLICY)
+
+    async def send_state(self) -> None:
+        payload, version = await run_in_db(spectators.watch_state, self.slot_id)
+        if version < self.version:
+            return  # older than what this spectator has already seen
+        self.version = version
+        await self.send_message(proto.message("watching", **payload))
+
+    async def disconnect(self, code: int) -> None:
+        if self.slot_id is None:
+            return
+        slot_id, self.slot_id = self.slot_id, None
+        await self.channel_layer.group_discard(spectators.group_name(slot_id), self.channel_name)
+        outbox = await run_in_db(spectators.remove_watcher, self.channel_name)
+        await deliver(outbox, own_channel=None)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not self.bucket.take():
+            now = time.monotonic()
+            if now - self.last_limit_notice >= 1.0:
+                self.last_limit_notice = now
+                await self.send_message(proto.error(proto.ERR_RATE_LIMITED))
+            return
+        if text_data is None:
+            await self.send_message(proto.error(proto.ERR_BINARY))
+            return
+        try:
+            type_, _payload = proto.parse_client_message(text_data, settings.HEX_MAX_MESSAGE_CHARS)
+        except proto.ProtocolError as exc:
+            await self.send_message(proto.error(exc.message))
+            return
+        if type_ == "ping":
+            await self.send_message(proto.pong())
+        else:
+            await self.send_message(proto.error(proto.ERR_WATCH_READ_ONLY))
+
+    async def hex_watch(self, event: dict[str, Any]) -> None:
+        """One commit's messages for this slot's spectators."""
+        version = tuple(event["version"])
+        if self.slot_id is None or version <= self.version:
+            return
+        self.version = version
+        for text in event["texts"]:
+            await self.send(text_data=text)
+
+    async def watch_refresh(self, event: dict[str, Any]) -> None:
+        if self.slot_id is not None:
+            await self.send_state()
+
+    async def send_message(self, msg: dict[str, Any]) -> None:
+        await self.send(text_data=proto.encode(msg))

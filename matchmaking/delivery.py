@@ -8,13 +8,13 @@ import logging
 from channels.layers import get_channel_layer
 
 from matchmaking import protocol as proto
-from matchmaking import runtime
 from matchmaking.db_calls import run_in_db
 from matchmaking.outbox import Outbox
 from matchmaking.snapshots import list_slot_snapshots
 
 SLOTS_FEED_GROUP = "slots.feed"
 OVERVIEW_GROUP = "slots.overview"
+WATCH_GROUP_PREFIX = "watch."
 # Live pages repaint at most a few times a second, so this process batches the
 # ids of changed slots instead of one channel-layer broadcast per move.
 ANNOUNCE_INTERVAL = 0.1
@@ -39,6 +39,17 @@ async def deliver(outbox: Outbox, own_channel: str | None) -> list[tuple[list[st
     layer = get_channel_layer()
     own: list[tuple[list[str], int | None]] = []
     encoded: dict[int, str] = {}
+    # Spectators first: their event is queued before any player can hear of
+    # this commit and answer it, so a spectator sees commits in order even
+    # when the two players sit on different processes.
+    for slot_id, messages in outbox.watch.items():
+        texts = [_text(msg, encoded) for msg in messages]
+        await layer.group_send(WATCH_GROUP_PREFIX + str(slot_id), {
+            "type": "hex.watch", "texts": texts, "version": list(outbox.watch_versions[slot_id])})
+    if outbox.membership_changed:
+        # Seats came, went or reconnected: spectators re-read the slot.
+        for slot_id in sorted(outbox.changed_slots):
+            await layer.group_send(WATCH_GROUP_PREFIX + str(slot_id), {"type": "watch.refresh"})
     for channel, messages, close_code, generation in outbox.channels():
         texts = [_text(msg, encoded) for msg in messages]
         if channel == own_channel:
@@ -46,7 +57,7 @@ async def deliver(outbox: Outbox, own_channel: str | None) -> list[tuple[list[st
         else:
             await layer.send(channel, {"type": "hex.deliver", "texts": texts, "close": close_code,
                                        "generation": generation})
-    if outbox.membership_changed and (_feed_subscribers > 0 or not runtime.single_process()):
+    if outbox.membership_changed and (_feed_subscribers > 0 or not _single_process()):
         snapshots = await run_in_db(list_slot_snapshots)
         await layer.group_send(SLOTS_FEED_GROUP, {"type": "slots.snapshot", "slots": snapshots})
     if outbox.changed_slots:
@@ -61,6 +72,12 @@ def _text(msg: dict, encoded: dict[int, str]) -> str:
     if text is None:
         text = encoded[id(msg)] = proto.encode(msg)
     return text
+
+
+def _single_process() -> bool:
+    from matchmaking import runtime  # runtime imports this module
+
+    return runtime.single_process()
 
 
 def feed_subscribed(change: int) -> None:

@@ -77,3 +77,20 @@ class Seat(models.Model):
 
     def __str__(self) -> str:
         return f"Slot {self.slot_id} {rules.color_of(self.player)}"
+
+
+class Watcher(models.Model):
+    """A spectator connection on /ws/watch, recorded so every server process
+    can count a slot's spectators; removed when it closes, or when the process
+    holding it stops beating."""
+
+    slot_id = models.PositiveIntegerField(db_index=True)
+    channel_name = models.CharField(max_length=200, unique=True)
+    process_id = models.CharField(max_length=64, db_index=True)
+    connected_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slot_id", "id"]
+
+    def __str__(self) -> str:
+        return f"Spectator of slot {self.slot_id}"

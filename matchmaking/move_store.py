@@ -45,6 +45,8 @@ class MoveContext:
     slot_id: int
     state: str
     game_id: int | None
+    series_id: int | None
+    game_number: int
     series_winner: int | None
     current_turn: int | None
     winner: int | None
@@ -62,8 +64,8 @@ def _build_statements(vendor: str) -> dict[str, str]:
     lock, as_json = (" FOR UPDATE OF s", "::jsonb") if vendor == "postgresql" else ("", "")
     slot, game, series, seat, move = (m._meta.db_table for m in (Slot, Game, Series, Seat, Move))
     s_state, s_game, s_series = _columns(Slot, "state", "game", "series")
-    g_turn, g_winner, g_count, g_board, g_last = _columns(Game, "current_turn", "winner", "move_count", "board",
-                                                          "last_move")
+    g_turn, g_winner, g_count, g_board, g_last, g_number = _columns(
+        Game, "current_turn", "winner", "move_count", "board", "last_move", "number")
     (r_winner,) = _columns(Series, "winner")
     se_slot, se_player, se_connected, se_channel, se_generation = _columns(
         Seat, "slot", "player", "connected", "channel_name", "generation")
@@ -73,7 +75,8 @@ def _build_statements(vendor: str) -> dict[str, str]:
         # The slot row is the lock every service takes; the outer joins may be empty.
         "context": (
             f"SELECT s.{s_state}, s.{s_game}, r.{r_winner}, g.{g_turn}, g.{g_winner}, g.{g_count}, g.{g_board}, "
-            f"se.id, se.{se_player}, se.{se_connected}, se.{se_channel}, se.{se_generation} "
+            f"se.id, se.{se_player}, se.{se_connected}, se.{se_channel}, se.{se_generation}, "
+            f"s.{s_series}, g.{g_number} "
             f"FROM {slot} s LEFT JOIN {game} g ON g.id = s.{s_game} "
             f"LEFT JOIN {series} r ON r.id = s.{s_series} "
             f"LEFT JOIN {seat} se ON se.{se_slot} = s.id WHERE s.id = %s{lock}"
@@ -123,7 +126,9 @@ def lock_for_move(slot_id: int) -> MoveContext | None:
         row[8]: SeatRow(id=row[7], player=row[8], connected=bool(row[9]), channel_name=row[10], generation=row[11])
         for row in rows if row[7] is not None
     }
-    return MoveContext(slot_id=slot_id, state=state, game_id=game_id, series_winner=series_winner,
+    series_id, game_number = rows[0][12:14]
+    return MoveContext(slot_id=slot_id, state=state, game_id=game_id, series_id=series_id,
+                       game_number=game_number or 0, series_winner=series_winner,
                        current_turn=turn, winner=winner, move_count=count or 0, board_json=board, seats=seats)
 
 

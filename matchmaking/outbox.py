@@ -35,6 +35,11 @@ class Outbox:
     membership_changed: bool = False
     # Slots whose public state changed in any way (for live pages).
     changed_slots: set[int] = field(default_factory=set)
+    # What spectators of a slot (/ws/watch) receive: the slot's move, game and
+    # series messages in order, one list per slot, and the slot's version
+    # (series id, game number, move count, game finished) once they apply.
+    watch: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    watch_versions: dict[int, tuple[int, int, int, int]] = field(default_factory=dict)
 
     def send(self, channel: str | None, msg: dict[str, Any]) -> None:
         if channel:
@@ -56,6 +61,10 @@ class Outbox:
             self.generations[seat.channel_name] = seat.generation
             self.close(seat.channel_name, code)
 
+    def to_watchers(self, slot_id: int, msg: dict[str, Any], version: tuple[int, int, int, int]) -> None:
+        self.watch.setdefault(slot_id, []).append(msg)
+        self.watch_versions[slot_id] = version
+
     def merge(self, other: Outbox) -> None:
         for channel, msgs in other.messages.items():
             self.messages.setdefault(channel, []).extend(msgs)
@@ -63,6 +72,9 @@ class Outbox:
         self.generations.update(other.generations)
         self.membership_changed |= other.membership_changed
         self.changed_slots |= other.changed_slots
+        for slot_id, msgs in other.watch.items():
+            self.watch.setdefault(slot_id, []).extend(msgs)
+        self.watch_versions.update(other.watch_versions)
 
     def channels(self) -> list[tuple[str, list[dict[str, Any]], int | None, int | None]]:
         """``(channel, messages, close code, seat generation)`` per connection."""

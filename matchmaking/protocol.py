@@ -41,6 +41,8 @@ ERR_NOT_CONNECTED = "Player is not connected"
 ERR_STALE = "Player connection is stale"
 ERR_KEEP_SERIES_RUNNING = "Series is not over and opponent is still connected"
 ERR_SERVER_BUSY = "Server is busy; try again"
+# Extension (/ws/watch), not in the reference.
+ERR_WATCH_READ_ONLY = "Spectators are read-only; only ping is accepted"
 
 CLIENT_TYPES = frozenset({"hello", "move", "chat", "resign", "ping", "keep_slot"})
 LABEL_MAX = 80

@@ -7,4 +7,6 @@ websocket_urlpatterns = [
     path("ws/join-slot", consumers.JoinSlotConsumer.as_asgi()),
     path("ws/reconnect", consumers.ReconnectConsumer.as_asgi()),
     path("ws/slots", consumers.SlotsFeedConsumer.as_asgi()),
+    # Extension: read-only spectators of one slot.
+    path("ws/watch", consumers.WatchConsumer.as_asgi()),
 ]

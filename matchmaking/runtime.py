@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from matchmaking import services
+from matchmaking import services, spectators
 from matchmaking.db_calls import run_in_db
 from matchmaking.models import ServerProcess
 from matchmaking.outbox import Outbox
@@ -59,8 +59,10 @@ def startup_sync() -> Outbox:
     with transaction.atomic():
         beat()
         services.ensure_slots()
-    outbox = services.release_orphaned_seats(alive_process_ids())
+    alive = alive_process_ids()
+    outbox = services.release_orphaned_seats(alive)
     outbox.merge(services.expire_due_seats())
+    outbox.merge(spectators.forget_dead_watchers(alive))
     return outbox
 
 
@@ -71,7 +73,9 @@ def sweep_sync(with_beat: bool) -> Outbox:
         ServerProcess.objects.filter(last_beat__lt=timezone.now() - timedelta(days=1)).delete()
     outbox = services.expire_due_seats()
     if with_beat:
-        outbox.merge(services.release_orphaned_seats(alive_process_ids()))
+        alive = alive_process_ids()
+        outbox.merge(services.release_orphaned_seats(alive))
+        outbox.merge(spectators.forget_dead_watchers(alive))
     return outbox
 
 

@@ -11,13 +11,15 @@ from typing import Any
 
 from matchmaking.models import Slot
 from matchmaking.snapshots import list_slot_snapshots
+from matchmaking.spectators import spectator_counts
 
 
 def overview_slots(slot_ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
     """Every slot's public snapshot plus ``last_move`` (``[q, r]`` or ``None``).
 
-    Three queries whatever the number of slots: the two of
-    ``list_slot_snapshots`` and one for the last moves of the current games.
+    Four queries whatever the number of slots: the two of
+    ``list_slot_snapshots``, one for the last moves (and ids) of the current
+    games and one for the spectator counts (``spectators``).
     The last move is kept only if it belongs to the position in the snapshot
     (same move count), so a move committed between the two reads never marks
     a cell the drawn board does not have. ``slot_ids`` keeps only those slots.
@@ -27,17 +29,19 @@ def overview_slots(slot_ids: Iterable[int] | None = None) -> list[dict[str, Any]
         wanted = set(slot_ids)
         snapshots = [snap for snap in snapshots if snap["slot_id"] in wanted]
     playing = [snap["slot_id"] for snap in snapshots if snap["board"] is not None]
-    last_moves: dict[int, tuple[int, list[int] | None]] = {}
+    last_moves: dict[int, tuple[int, list[int] | None, int]] = {}
     if playing:
         rows = Slot.objects.filter(id__in=playing, game__isnull=False).values_list(
-            "id", "game__move_count", "game__last_move"
+            "id", "game__move_count", "game__last_move", "game_id"
         )
-        last_moves = {slot_id: (count, move) for slot_id, count, move in rows}
+        last_moves = {slot_id: (count, move, game_id) for slot_id, count, move, game_id in rows}
+    watching = spectator_counts([snap["slot_id"] for snap in snapshots])
     result = []
     for snap in snapshots:
-        count, move = last_moves.get(snap["slot_id"], (None, None))
+        count, move, game_id = last_moves.get(snap["slot_id"], (None, None, None))
         valid = move is not None and count == snap["move_count"] and snap["move_count"] > 0
-        result.append({**snap, "last_move": list(move) if valid else None})
+        result.append({**snap, "last_move": list(move) if valid else None, "game_id": game_id,
+                       "spectators": watching.get(snap["slot_id"], 0)})
     return result
 
 

@@ -84,10 +84,27 @@ def _deadline() -> Any:
     return timezone.now() + timedelta(seconds=settings.HEX_RECONNECT_TIMEOUT)
 
 
-def _broadcast(outbox: Outbox, seats: dict[int, Seat], msg: dict[str, Any]) -> None:
-    """Queue ``msg`` for every connected seat, red first as the reference does."""
+def watch_version(slot: Slot) -> tuple[int, int, int, int]:
+    """Where a slot's play stands: (series id, game number, move count, game
+    finished). Strictly increases with every commit spectators hear about, so
+    a spectator can drop what its snapshot already contains."""
+    game = slot.game
+    if game is None:
+        return (slot.series_id or 0, 0, 0, 0)
+    return (slot.series_id or 0, game.number, game.move_count, int(game.winner is not None))
+
+
+def _broadcast(outbox: Outbox, slot: Slot, seats: dict[int, Seat], msg: dict[str, Any]) -> None:
+    """Queue ``msg`` for every connected seat, red first as the reference does,
+    and for the slot's spectators."""
+    _broadcast_version(outbox, slot.id, watch_version(slot), seats, msg)
+
+
+def _broadcast_version(outbox: Outbox, slot_id: int, version: tuple[int, int, int, int], seats: dict[int, Any],
+                       msg: dict[str, Any]) -> None:
     for player in rules.PLAYERS:
         outbox.to_seat(seats.get(player), msg)
+    outbox.to_watchers(slot_id, msg, version)
 
 
 def _calling_seat(seats: dict[int, Any], seat_id: int, channel: str) -> Any:
@@ -167,7 +184,7 @@ def _begin_series(slot: Slot, seats: dict[int, Seat], outbox: Outbox) -> None:
     slot.state = Slot.State.FULL
     game = _start_game(slot, series, 1)
     slot.save()
-    _broadcast(outbox, seats, _game_start_message(slot, series, game))
+    _broadcast(outbox, slot, seats, _game_start_message(slot, series, game))
 
 
 def _finish_game(slot: Slot, seats: dict[int, Seat], series: Series, game: Game, winner: int, reason: str,
@@ -181,7 +198,7 @@ def _finish_game(slot: Slot, seats: dict[int, Seat], series: Series, game: Game,
     game.end_reason = reason
     game.finished_at = now
     game.save(update_fields=["winner", "end_reason", "finished_at"])
-    _broadcast(outbox, seats, proto.game_over(winner, reason))
+    _broadcast(outbox, slot, seats, proto.game_over(winner, reason))
 
     if winner == rules.RED:
         series.player_1_wins += 1
@@ -191,7 +208,7 @@ def _finish_game(slot: Slot, seats: dict[int, Seat], series: Series, game: Game,
     if series_winner is None:
         series.current_game_number = game.number + 1
     series.save()
-    _broadcast(outbox, seats, proto.message(
+    _broadcast(outbox, slot, seats, proto.message(
         "series_update",
         player_1_wins=series.player_1_wins,
         player_2_wins=series.player_2_wins,
@@ -202,7 +219,7 @@ def _finish_game(slot: Slot, seats: dict[int, Seat], series: Series, game: Game,
     if series_winner is None:
         next_game = _start_game(slot, series, series.current_game_number)
         slot.save(update_fields=["game", "updated_at"])
-        _broadcast(outbox, seats, _game_start_message(slot, series, next_game))
+        _broadcast(outbox, slot, seats, _game_start_message(slot, series, next_game))
         return
 
     series.winner = series_winner
@@ -212,7 +229,7 @@ def _finish_game(slot: Slot, seats: dict[int, Seat], series: Series, game: Game,
     series.final_snapshot = slot_snapshot(slot, seats, series, game)
     series.save()
     slot.save(update_fields=["updated_at"])
-    _broadcast(outbox, seats, proto.message(
+    _broadcast(outbox, slot, seats, proto.message(
         "series_over",
         winner=series_winner,
         player_1_wins=series.player_1_wins,
@@ -458,7 +475,9 @@ def apply_move(slot_id: int, seat_id: int, channel: str, q: object, r: object) -
     if winner is None:
         next_turn = rules.opponent(seat.player)
         move_store.record_move(context, seat.player, q, r, board, next_turn)
-        _broadcast(outbox, context.seats, proto.move(seat.player, echo_q, echo_r, next_turn))
+        version = (context.series_id or 0, context.game_number, context.move_count + 1, 0)
+        _broadcast_version(outbox, slot_id, version, context.seats,
+                           proto.move(seat.player, echo_q, echo_r, next_turn))
         return outbox
 
     # After the winning move the reference's snapshot keeps the mover as
@@ -472,7 +491,7 @@ def apply_move(slot_id: int, seat_id: int, channel: str, q: object, r: object) -
     game.last_move = [q, r]
     game.moves.create(number=game.move_count, player=seat.player, q=q, r=r)
     game.save(update_fields=["move_count", "board", "last_move"])
-    _broadcast(outbox, seats, proto.move(seat.player, echo_q, echo_r, None))
+    _broadcast(outbox, slot, seats, proto.move(seat.player, echo_q, echo_r, None))
     _finish_game(slot, seats, slot.series, game, winner, Game.EndReason.CONNECTED_SIDES, outbox)
     return outbox
 

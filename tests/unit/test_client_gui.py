@@ -13,6 +13,7 @@ import math  # noqa: E402
 import queue  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import pygame  # noqa: E402
 import pytest  # noqa: E402
@@ -237,3 +238,54 @@ def test_clicking_an_empty_cell_on_our_turn_sends_that_move() -> None:
             network.stop()
     assert frame == {"type": "move", "payload": {"q": 2, "r": 4}}
     assert server.frames.empty()
+
+
+# -- replay and watch windows ---------------------------------------------------------------------
+
+
+def test_replay_window_steps_with_the_arrow_keys() -> None:
+    from clients.replay_view import ReplayWindow, load_file
+
+    games = load_file(str(Path(__file__).resolve().parent.parent / "data" / "golden_red_wins.sgf"))
+    window = ReplayWindow(games)
+    try:
+        window.render()
+        layout = window.layout
+        first = tuple(gui.cell_center(layout, 0, 3))
+        assert window.screen.get_at((int(first[0]), int(first[1])))[:3] == gui.EMPTY_CELL
+        window.handle_event(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_RIGHT))
+        window.render()
+        assert window.stepper.position == 1
+        assert window.screen.get_at((int(first[0]), int(first[1])))[:3] == gui.RED_STONE
+        window.handle_event(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_END))
+        window.handle_event(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_LEFT))
+        assert window.stepper.position == 12
+        window.handle_event(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_ESCAPE))
+        assert not window.running
+    finally:
+        window.close()
+
+
+def test_gui_can_watch_a_slot() -> None:
+    """The spectator plugs into the player's window (GuiApp) unchanged."""
+    from clients.connection import Message
+    from clients.watch import Spectator, WatchOptions
+
+    spectator = Spectator(WatchOptions("ws://127.0.0.1:1", 3))
+    snap = {"slot_id": 3, "state": "full", "board_size": 7, "series_length": 1, "players": [-1, 1],
+            "player_models": {"-1": "a", "1": "b"}, "player_usernames": {}, "connected_players": [-1, 1],
+            "disconnected_players": [], "current_turn": 1, "winner": None, "move_count": 1,
+            "board": [[0] * 7 for _ in range(7)], "current_game_number": 1, "player_1_wins": 0,
+            "player_2_wins": 0, "series_winner": None}
+    snap["board"][2][3] = rules.RED
+    spectator._apply(Message("watching", {"slot_id": 3, "slot": snap, "last_move": [3, 2]}))
+    app = gui.GuiApp(spectator, match_delay=0)
+    try:
+        app.render(spectator.snapshot())
+        x, y = gui.cell_center(app.layout, 3, 2)
+        assert app.screen.get_at((int(x), int(y)))[:3] == gui.RED_STONE
+        app.click((int(x), int(y)))  # a spectator's click does nothing
+        lines = gui.panel_lines(spectator.snapshot(), spectator.options.model_name)
+        assert "you: spectator" in lines[0][0] and "slot: 3" in lines[0][0]
+    finally:
+        pygame.display.quit()

@@ -1,0 +1,96 @@
+"""Spectators of a slot (``/ws/watch``): what they see and who they are.
+
+A spectator gets the slot's public snapshot (never a token) and then the
+slot's move, game and series messages, which the services queue in the
+``Outbox`` next to the players' and ``delivery`` sends to the group
+``watch.<slot id>`` as one event per commit. Every event carries the slot's
+``watch_version`` after the commit; a spectator forwards only events newer
+than what it has already shown, so a snapshot and the events racing it never
+show a move twice.
+
+Spectators are rows (``Watcher``) with the process holding their connection,
+so every process can count them and a dead process's spectators are dropped
+by the sweeper like its seats.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Max
+
+from games.models import Series
+from matchmaking.delivery import WATCH_GROUP_PREFIX
+from matchmaking.models import Seat, Slot, Watcher
+from matchmaking.outbox import Outbox
+from matchmaking.services import watch_version
+from matchmaking.snapshots import slot_snapshot
+
+Version = tuple[int, int, int, int]
+#: Larger than any game number or move count: "everything of that series".
+_ALL = 1 << 30
+
+
+def group_name(slot_id: int) -> str:
+    return WATCH_GROUP_PREFIX + str(slot_id)
+
+
+def slot_exists(slot_id: int) -> bool:
+    return 1 <= slot_id <= settings.HEX_MAX_SLOTS
+
+
+def watch_state(slot_id: int) -> tuple[dict[str, Any], Version]:
+    """The ``watching`` payload of a slot and the version it shows."""
+    with transaction.atomic():
+        slot = Slot.objects.select_related("series", "game").filter(id=slot_id).first()
+        if slot is None:
+            slot = Slot(id=slot_id)
+        seats = {seat.player: seat for seat in Seat.objects.filter(slot_id=slot_id)}
+        snapshot = slot_snapshot(slot, seats, slot.series, slot.game)
+        if slot.series_id is not None:
+            version = watch_version(slot)
+        else:
+            # Between series: everything of earlier series is history.
+            latest = Series.objects.filter(slot_id=slot_id).aggregate(latest=Max("id"))["latest"] or 0
+            version = (latest, _ALL, _ALL, 1)
+        spectators = Watcher.objects.filter(slot_id=slot_id).count()
+    game = slot.game
+    payload = {
+        "slot_id": slot_id,
+        "spectators": spectators,
+        "series_id": slot.series_id,
+        "game_id": game.id if game is not None else None,
+        "last_move": list(game.last_move) if game is not None and game.last_move else None,
+        "slot": snapshot,
+    }
+    return payload, version
+
+
+def add_watcher(slot_id: int, channel: str, process_id: str) -> Outbox:
+    Watcher.objects.update_or_create(channel_name=channel, defaults={"slot_id": slot_id, "process_id": process_id})
+    return Outbox(changed_slots={slot_id})
+
+
+def remove_watcher(channel: str) -> Outbox:
+    slot_ids = set(Watcher.objects.filter(channel_name=channel).values_list("slot_id", flat=True))
+    Watcher.objects.filter(channel_name=channel).delete()
+    return Outbox(changed_slots=slot_ids)
+
+
+def forget_dead_watchers(alive_process_ids: set[str]) -> Outbox:
+    """Drop spectators held by processes that stopped beating."""
+    dead = Watcher.objects.exclude(process_id__in=alive_process_ids)
+    slot_ids = set(dead.values_list("slot_id", flat=True))
+    if slot_ids:
+        dead.delete()
+    return Outbox(changed_slots=slot_ids)
+
+
+def spectator_counts(slot_ids: list[int] | None = None) -> dict[int, int]:
+    """Spectators per slot, in one query."""
+    rows = Watcher.objects.all()
+    if slot_ids is not None:
+        rows = rows.filter(slot_id__in=slot_ids)
+    return {row["slot_id"]: row["n"] for row in rows.values("slot_id").annotate(n=Count("id")).order_by()}
