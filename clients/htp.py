@@ -22,11 +22,10 @@ import shlex
 import string
 from collections import deque
 
-from clients.errors import ClientError
+from clients.errors import EXIT_ENGINE, ClientError
 from clients.game_state import GameView
 from games import rules
 
-EXIT_ENGINE = 8
 LETTERS = string.ascii_lowercase
 RESIGN = "resign"
 

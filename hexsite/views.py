@@ -200,6 +200,17 @@ def play_board(request: HttpRequest, size: int) -> HttpResponse:
     return response
 
 
+# Measured with `python bench/mcts_strength.py` (seed 1, 100 games per line against
+# model_random/model_first, 40 between budgets); see the README for the full table.
+MCTS_STRENGTH = (
+    ("7×7", "2000 iterations vs model_random", "100 / 100", "100%"),
+    ("7×7", "2000 iterations vs model_first", "100 / 100", "100%"),
+    ("7×7", "2000 vs 500 iterations", "35 / 40", "87.5%"),
+    ("11×11", "2000 iterations vs model_random", "100 / 100", "100%"),
+    ("11×11", "2000 iterations vs model_first", "100 / 100", "100%"),
+    ("11×11", "2000 vs 500 iterations", "? / 40", "?"),
+)
+
 DOCS_DIAGRAM_STONES = ((-1, 0, 2), (-1, 1, 2), (-1, 2, 1), (1, 2, 0), (1, 2, 2), (-1, 3, 1), (1, 1, 3))
 
 
@@ -218,6 +229,7 @@ def docs(request: HttpRequest) -> HttpResponse:
         "board_sizes": rules.BOARD_SIZES,
         "series_lengths": rules.SERIES_LENGTHS,
         "max_slots": settings.HEX_MAX_SLOTS,
+        "mcts_strength": MCTS_STRENGTH,
     }
     return _page(request, "docs.html", context, "docs")
 
