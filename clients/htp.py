@@ -170,7 +170,10 @@ class HtpEngine:
         assert self.process is not None and self.process.stdout is not None
         lines: list[str] = []
         while True:
-            raw = await self.process.stdout.readline()
+            try:
+                raw = await self.process.stdout.readline()
+            except ValueError:  # asyncio's LimitOverrunError: one line beyond 64 KiB
+                raise EngineError(f"engine error: the answer to '{line}' has a line longer than 64 KiB") from None
             if not raw:
                 await self._reap()
                 raise EngineError(f"{self._crash_text()} while answering '{line}'")

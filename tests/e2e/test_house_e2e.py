@@ -5,6 +5,7 @@ stops cleanly on SIGTERM; ``hexgame-server`` starts them from HEX_HOUSE_BOTS."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -161,3 +162,32 @@ def test_hexgame_server_refuses_house_bots_that_cannot_fit(tmp_path: Path, bots:
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_an_opponent_who_drops_keeps_their_seat_against_a_house_bot(live_server_factory, tmp_path: Path):
+    """A person reloading /play must find their game again: the house bot waits out the
+    reconnect window instead of taking its slot back the moment the opponent drops."""
+    server = live_server_factory(env={"HEX_RECONNECT_TIMEOUT": "30"})
+    house = start_client(["house", "--model", "model_first", "--board-size", "7", "--move-delay", "0",
+                          "--server", server.ws_url], tmp_path)
+    try:
+        wait_for_house(server.http_url, 1, house)
+        visitor = Bot(server.ws_url, board_size=7, model_name="visitor", seed=4, pause_at=(1, 4))
+
+        async def drop_then_resume() -> None:
+            playing = asyncio.create_task(visitor.play())
+            await asyncio.wait_for(visitor.paused.wait(), timeout=60)
+            playing.cancel()  # the visitor's connection goes away mid-game
+            with contextlib.suppress(asyncio.CancelledError):
+                await playing
+            await asyncio.sleep(1.5)  # the house bot has heard of it by now
+            await asyncio.wait_for(visitor.resume(), timeout=90)
+
+        asyncio.run(drop_then_resume())
+        assert visitor.series_over is not None
+        assert [m["type"] for m in visitor.received].count("reconnected") == 1
+        assert "opponent_left_slot" not in visitor.types()
+        wait_for_house(server.http_url, 1, house)  # and then it waits for the next one
+    finally:
+        code, out, err = stop(house)
+    assert code == 0, err
