@@ -367,6 +367,9 @@
       place(boardSvg.querySelector(".last-move"), state.lastMove && cellAt(state.lastMove.q, state.lastMove.r));
       var focused = document.activeElement === el.wrap;
       place(boardSvg.querySelector(".cursor"), focused ? cellAt(state.cursor.q, state.cursor.r) : null);
+      var under = state.board ? state.board[state.cursor.r][state.cursor.q] : 0;
+      el.wrap.setAttribute("aria-label", "Board, ring at q=" + state.cursor.q + " r=" + state.cursor.r + " (" +
+        (under === RED ? "red" : under === BLUE ? "blue" : "empty") + ")");
     }
     [RED, BLUE].forEach(function (player) {
       var key = String(player);
