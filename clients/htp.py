@@ -82,7 +82,10 @@ class HtpEngine:
     """One engine subprocess: ``command`` sends a line and returns the answer's text."""
 
     def __init__(self, command_line: str, *, timeout: float = 60.0) -> None:
-        self.argv = shlex.split(command_line)
+        try:
+            self.argv = shlex.split(command_line)
+        except ValueError as exc:  # unbalanced quotes
+            raise EngineError(f"engine error: cannot read --cmd {command_line!r}: {exc}") from None
         if not self.argv:
             raise EngineError("engine error: --cmd is empty")
         self.command_line = command_line

@@ -11,6 +11,8 @@ arena saw. ``--misbehave`` makes it fail on purpose:
 * ``refuse``: genmove answers ``? not today``
 * ``crash``: exits (status 3) instead of answering the first genmove
 * ``resign``: genmove answers ``resign``
+
+``--slow S`` makes it think S seconds before answering ``genmove``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import string
 import sys
+import time
 
 LETTERS = string.ascii_lowercase
 
@@ -27,6 +30,7 @@ def main() -> int:
     parser.add_argument("--log", default=None)
     parser.add_argument("--misbehave", default=None)
     parser.add_argument("--name", default="tiny-htp")
+    parser.add_argument("--slow", type=float, default=0.0)
     args = parser.parse_args()
     log = open(args.log, "a", buffering=1) if args.log else None  # noqa: SIM115 - lives as long as the process
     size = 11
@@ -69,6 +73,7 @@ def main() -> int:
             colour = rest[0].lower()
             empty = [f"{LETTERS[q]}{r + 1}" for r in range(size) for q in range(size)
                      if f"{LETTERS[q]}{r + 1}" not in stones]
+            time.sleep(args.slow)
             if args.misbehave == "crash":
                 return 3
             if args.misbehave == "refuse":
