@@ -10,6 +10,7 @@ illegal reaches the server.
 from __future__ import annotations
 
 import importlib
+import inspect
 import operator
 import os
 import sys
@@ -51,8 +52,13 @@ def _import(full_name: str) -> Any | None:
         raise ModelError(f"model {full_name!r} failed to import: {type(exc).__name__}: {exc}") from exc
 
 
-def load_model(name: str) -> Agent:
-    """The ``agent`` callable of model ``name``."""
+def load_model(name: str, options: dict[str, Any] | None = None) -> Agent:
+    """The ``agent`` callable of model ``name``.
+
+    A model that defines ``configure(**options)`` gets the client's model
+    options first (``iterations``, ``think_time``, ``seed``; ``None`` when not
+    given); models without it ignore them.
+    """
     if not name or not all(part.isidentifier() for part in name.split(".")):
         raise ModelError(f"invalid model name {name!r}: use a Python module name such as model_random or my_agent")
     module = _import(f"{BUNDLED_PACKAGE}.{name}")
@@ -75,7 +81,23 @@ def load_model(name: str) -> Agent:
     if not callable(agent):
         raise ModelError(f"model {name!r} ({getattr(module, '__file__', '?')}) has no agent(board, action_set) "
                          f"function")
+    configure = getattr(module, "configure", None)
+    if callable(configure):
+        try:
+            configure(**(options or {}))
+        except Exception as exc:  # noqa: BLE001 - a user's configure() failing is a model error
+            raise ModelError(f"model {name!r} rejected its options: {type(exc).__name__}: {exc}") from exc
     return agent
+
+
+def wants_player(agent: Agent) -> bool:
+    """True when ``agent`` declares a ``player`` parameter (it is then told its
+    own player id, -1 red or 1 blue, as ``player=``)."""
+    try:
+        parameters = inspect.signature(agent).parameters
+    except (TypeError, ValueError):
+        return False
+    return "player" in parameters
 
 
 def _coordinate(value: Any, which: str, move: Any) -> int:

@@ -24,7 +24,7 @@ from clients.errors import (
     ServerUnreachableError,
 )
 from clients.game_state import GameView
-from clients.model_loader import Agent, ModelMoveError, validate_move
+from clients.model_loader import Agent, ModelMoveError, validate_move, wants_player
 from clients.replay import ReplayLog
 from games import rules
 
@@ -57,13 +57,15 @@ class ModelDecider:
     def __init__(self, agent: Agent, replay: ReplayLog) -> None:
         self.agent = agent
         self.replay = replay
+        self.pass_player = wants_player(agent)
 
     async def decide(self, view: GameView) -> tuple[int, int]:
         board, actions = view.model_board(), view.action_set()
         board_before = view.model_board()
         try:
             # A thread keeps the connection's keep-alive pings answered while a slow model thinks.
-            returned = await asyncio.to_thread(self.agent, board, list(actions))
+            extra = {"player": view.player} if self.pass_player else {}
+            returned = await asyncio.to_thread(self.agent, board, list(actions), **extra)
         except Exception as exc:  # noqa: BLE001 - a crashing model is reported, not a traceback
             self.replay.model_error(f"agent raised {type(exc).__name__}: {exc}", repr(exc))
             raise ModelError(f"model error: agent raised {type(exc).__name__}: {exc}") from exc
@@ -118,13 +120,17 @@ class SeriesRunner:
 
     def __init__(self, client: ArenaClient, view: GameView, decider: Decider, replay: ReplayLog, *,
                  move_delay: float = 0.0, keep_slot: bool = False, say: Printer | None = None,
-                 on_update: Callable[[GameView], None] | None = None, show_token: bool = False) -> None:
+                 on_update: Callable[[GameView], None] | None = None, show_token: bool = False,
+                 keep_on_disconnect: bool = True) -> None:
         self.client = client
         self.view = view
         self.decider = decider
         self.replay = replay
         self.move_delay = move_delay
         self.keep_slot = keep_slot
+        # False (house bots): an opponent who drops keeps their seat for the whole
+        # reconnect window, so a person reloading the page finds their game again.
+        self.keep_on_disconnect = keep_on_disconnect
         self.show_token = show_token
         self.say = say or (lambda text: None)
         self.on_update = on_update or (lambda view: None)
@@ -249,7 +255,7 @@ class SeriesRunner:
                 # is a late one about the previous series.
                 return None
             self.say(view.status)
-            if self.keep_slot:
+            if self.keep_slot and self.keep_on_disconnect:
                 await self._keep()
         elif kind == "opponent_reconnected":
             self.say(view.status)

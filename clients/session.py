@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from clients.connection import DEFAULT_RECONNECT_WINDOW, ArenaClient, SeatRequest
 from clients.errors import EXIT_INTERRUPTED, ClientError, ModelError
 from clients.game_state import GameView, ViewSnapshot
+from clients.htp import ColourNames, EngineDecider, EngineError, HtpEngine
 from clients.model_loader import HUMAN, load_model
 from clients.replay import ReplayLog
 from clients.runner import Decider, HumanDecider, ModelDecider, RandomDecider, SeriesRunner, outcome_of
@@ -40,11 +41,29 @@ class Options:
     replay_log: str = "auto"
     reconnect_window: float = DEFAULT_RECONNECT_WINDOW
     first_player: int | None = None
+    # Model budget, passed to a model's configure() (model_mcts reads them).
+    iterations: int | None = None
+    think_time: float | None = None
+    # False for house bots: an opponent who drops keeps their seat for the reconnect window.
+    keep_on_disconnect: bool = True
+    # hexgame engine: the HTP engine's command line and how to talk to it.
+    engine_cmd: str | None = None
+    engine_black: str = "blue"
+    engine_timeout: float = 60.0
+    engine_time_left: float | None = None
 
     def seat_request(self) -> SeatRequest:
         return SeatRequest(board_size=self.board_size, series_length=self.series_length,
                            model_name=self.model_name or None, username=self.username or None,
                            slot_id=self.slot_id, token=self.reconnect_token, first_player=self.first_player)
+
+
+def clean_label(text: str | None) -> str | None:
+    """An engine's self-reported name as a model label: printable, 80 characters at most."""
+    if not text:
+        return None
+    cleaned = "".join(ch for ch in text if ch.isprintable()).strip()[:80]
+    return cleaned or None
 
 
 def default_username() -> str | None:
@@ -62,6 +81,7 @@ class Session:
         self.options = options
         self.say = say or (lambda text: print(text, flush=True))
         self.human: HumanDecider | None = None
+        self.engine: EngineDecider | None = None
         # The model first: one that cannot load must not leave an empty replay file behind.
         self.replay = ReplayLog(None)
         self.decider = self._make_decider()
@@ -76,12 +96,23 @@ class Session:
                                   on_event=self._connection_event)
         self.runner = SeriesRunner(self.client, self.view, self.decider, self.replay, move_delay=options.move_delay,
                                    keep_slot=options.keep_slot, say=self.say, on_update=self._publish,
-                                   show_token=options.command != "random")
+                                   show_token=options.command not in ("random", "house"),
+                                   keep_on_disconnect=options.keep_on_disconnect)
 
     def _make_decider(self) -> Decider:
         options = self.options
         if options.command == "random":
             return RandomDecider(options.seed)
+        if options.command == "engine":
+            if not options.engine_cmd:
+                raise EngineError("engine error: no engine command line (--cmd)")
+            try:
+                colours = ColourNames(options.engine_black)
+            except ValueError as exc:
+                raise EngineError(f"engine error: {exc}") from None
+            self.engine = EngineDecider(HtpEngine(options.engine_cmd, timeout=options.engine_timeout), colours,
+                                        time_left=options.engine_time_left)
+            return self.engine
         if options.model_name == HUMAN:
             if options.command != "gui":
                 raise ModelError("the 'human' model needs a window: use 'hexgame gui --model-name human'")
@@ -90,7 +121,8 @@ class Session:
         if options.seed is not None:
             # Seed before the import, so models that draw at import time are reproducible too.
             random.seed(options.seed)
-        return ModelDecider(load_model(options.model_name), self.replay)
+        model_options = {"iterations": options.iterations, "think_time": options.think_time, "seed": options.seed}
+        return ModelDecider(load_model(options.model_name, model_options), self.replay)
 
     def _connection_event(self, name: str, details: dict) -> None:
         self.replay.connection(name, **details)
@@ -119,6 +151,16 @@ class Session:
     async def run(self) -> int:
         """Play until the series ends; ``ClientError`` for failures a person can act on."""
         options = self.options
+        if self.engine is not None:
+            try:
+                name = await self.engine.start()
+            except BaseException:
+                await self.engine.engine.close()
+                raise
+            if not options.model_name:
+                options.model_name = clean_label(name) or "htp_engine"
+            self.engine.resign = lambda: self.client.send("resign")
+            self.say(f"engine {name or options.engine_cmd!r} started; playing as {options.model_name}")
         self.replay.session_start(options.command, options.model_name, self.client.server,
                                   {"board_size": options.board_size, "series_length": options.series_length,
                                    "slot_id": options.slot_id, "keep_slot": options.keep_slot,
@@ -137,6 +179,8 @@ class Session:
             raise
         finally:
             self._publish(self.view)
+            if self.engine is not None:
+                await self.engine.engine.close()
         return code
 
     def close(self) -> None:

@@ -5,7 +5,10 @@ application with uvicorn on uvloop and httptools, which profiles showed to
 spend far less time per WebSocket message than daphne's Twisted/autobahn
 stack (see the README's benchmark section); the protocol, close codes and
 message-size limit are the same on both.
-"""
+
+With ``HEX_HOUSE_BOTS`` set it also starts ``hexgame house`` for those bots,
+pointed at this server over loopback, restarts it (with backoff) if it dies,
+and stops it with the server."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 # Daphne's own cap on a WebSocket message; uvicorn is given the same.
 WEBSOCKET_MAX_MESSAGE_BYTES = 1024 * 1024
@@ -36,6 +39,87 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def loopback_url(host: str, port: int) -> str:
+    """Where house bots on this machine reach a server bound to ``host``."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"ws://[{host}]:{port}" if ":" in host else f"ws://{host}:{port}"
+
+
+def house_plan(spec: str, max_slots: int, per_ip_cap: int) -> tuple[list[str], list[str]]:
+    """``hexgame house`` arguments for ``HEX_HOUSE_BOTS`` and warnings; ``ValueError`` when unusable."""
+    from clients.house import parse_bot
+    from games import rules
+
+    entries = [item.strip() for item in spec.split(",") if item.strip()]
+    seats = [parse_bot(entry) for entry in entries]
+    for seat in seats:
+        if seat.board_size not in rules.BOARD_SIZES or seat.series_length not in rules.SERIES_LENGTHS:
+            raise ValueError(f"HEX_HOUSE_BOTS: {seat.model}:{seat.board_size}:{seat.series_length} has an "
+                             f"unsupported board size or series length")
+    if len(seats) >= max_slots:
+        raise ValueError(f"HEX_HOUSE_BOTS lists {len(seats)} bots but HEX_MAX_SLOTS is {max_slots}: every bot "
+                         f"holds a slot, so leave at least one free (raise HEX_MAX_SLOTS)")
+    warnings = []
+    if per_ip_cap and len(seats) > per_ip_cap:
+        raise ValueError(f"HEX_HOUSE_BOTS lists {len(seats)} bots but HEX_MAX_CONNECTIONS_PER_IP is {per_ip_cap}: "
+                         f"the house bots all connect from loopback (raise the cap or set it to 0)")
+    if per_ip_cap and len(seats) == per_ip_cap:
+        warnings.append(f"the {len(seats)} house bots use every loopback seat HEX_MAX_CONNECTIONS_PER_IP allows: "
+                        f"players connecting through loopback (or an untrusted local proxy) will be refused")
+    args: list[str] = []
+    for seat in seats:
+        args += ["--bot", f"{seat.model}:{seat.board_size}:{seat.series_length}"]
+    return args, warnings
+
+
+class HouseSupervisor:
+    """Keeps one ``hexgame house`` process running beside the server."""
+
+    def __init__(self, argv: Sequence[str]) -> None:
+        self.argv = list(argv)
+        self.process: subprocess.Popen | None = None
+        self.backoff = 1.0
+        self.next_start = time.monotonic() + 1.0  # give daphne a moment to bind first
+        self.started_at = 0.0
+
+    def tick(self) -> None:
+        """Start the house process if it is not running and its backoff has passed."""
+        if self.process is not None and self.process.poll() is None:
+            return
+        now = time.monotonic()
+        if self.process is not None:
+            code, self.process = self.process.returncode, None
+            if now - self.started_at > 60:
+                self.backoff = 1.0
+            print(f"hexgame-server: house bots exited with {code}; restarting in {self.backoff:g}s",
+                  file=sys.stderr, flush=True)
+            self.next_start = now + self.backoff
+            self.backoff = min(self.backoff * 2, 60.0)
+        if now >= self.next_start:
+            self.process = subprocess.Popen(self.argv)
+            self.started_at = now
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()  # SIGTERM: the bots close their connections and exit 0
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _has_uvicorn() -> bool:
+    try:
+        import uvicorn  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hexsite.settings")
@@ -43,28 +127,59 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers < 1:
         print("hexgame-server: --workers must be at least 1", file=sys.stderr)
         return 2
+    if args.server == "uvicorn" and not _has_uvicorn():
+        print("hexgame-server: --server uvicorn needs uvicorn: pip install 'hexgame[uvicorn]'", file=sys.stderr)
+        return 2
     refusal = _workers_refusal(args.workers)
     if refusal:
         print(f"hexgame-server: {refusal}", file=sys.stderr)
         return 2
 
     import django
+    from django.conf import settings
     from django.core.management import call_command
 
     django.setup()
+    house: HouseSupervisor | None = None
+    if settings.HEX_HOUSE_BOTS.strip():
+        try:
+            house_args, warnings = house_plan(settings.HEX_HOUSE_BOTS, settings.HEX_MAX_SLOTS,
+                                              settings.HEX_MAX_CONNECTIONS_PER_IP)
+        except ValueError as exc:
+            print(f"hexgame-server: {exc}", file=sys.stderr)
+            return 2
+        for warning in warnings:
+            print(f"hexgame-server: warning: {warning}", file=sys.stderr)
+        house = HouseSupervisor([sys.executable, "-m", "clients.cli", "house", "--server",
+                                 loopback_url(args.host, args.port), "--username", settings.HEX_HOUSE_USERNAME,
+                                 *house_args])
     if not args.no_migrate:
         call_command("migrate", interactive=False, verbosity=0)
     if args.reload:
-        call_command("runserver", f"{args.host}:{args.port}")
+        if house is not None:
+            house.tick()
+        try:
+            call_command("runserver", f"{args.host}:{args.port}")
+        finally:
+            if house is not None:
+                house.stop()
         return 0
 
+    def supervised(start: Callable[[], subprocess.Popen], count: int = 1) -> int:
+        return supervise(start, count, house=house)
+
     if args.server == "uvicorn":
-        return _serve_uvicorn(args)
+        cmd = _uvicorn_command(args)
+        if house is None:
+            os.execv(sys.executable, cmd)  # become the server: signals reach it directly
+        return supervised(lambda: subprocess.Popen(cmd))
     verbosity = {"critical": "0", "error": "0", "warning": "0", "info": "1", "debug": "2"}[args.log_level]
     if args.workers == 1:
-        # Become daphne: signals (and a kill -9) reach the server itself.
-        os.execv(sys.executable, [sys.executable, "-m", "daphne", "-b", args.host, "-p", str(args.port),
-                                  "-v", verbosity, "hexsite.asgi:application"])
+        cmd = [sys.executable, "-m", "daphne", "-b", args.host, "-p", str(args.port), "-v", verbosity,
+               "hexsite.asgi:application"]
+        if house is None:
+            os.execv(sys.executable, cmd)  # become daphne: signals (and a kill -9) reach the server itself
+        return supervised(lambda: subprocess.Popen(cmd))
     # Several daphne processes, each accepting on its own SO_REUSEPORT socket
     # bound to the same port: the kernel spreads connections evenly, where one
     # shared socket lets whichever process wakes first take most of them.
@@ -78,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                 pass_fds=(listener.fileno(),),
             )  # the parent's copy closes here: a dead worker's socket dies with it
 
-    return supervise(start_worker, args.workers)
+    return supervised(start_worker, args.workers)
 
 
 def _reuseport_listener(host: str, port: int) -> socket.socket:
@@ -92,13 +207,22 @@ def _reuseport_listener(host: str, port: int) -> socket.socket:
     return listener
 
 
-def supervise(start: Callable[[], subprocess.Popen], count: int, restart_delay: float = 1.0) -> int:
-    """Keep ``count`` processes made by ``start()`` running until SIGTERM or SIGINT.
+# A worker that dies sooner than this after starting is not restarted: the
+# server stops with its exit code (a port in use, a bad setting, ...).
+MIN_WORKER_LIFETIME = 5.0
 
-    A worker that dies (crash, OOM kill, kill -9) is replaced after
-    ``restart_delay`` seconds; its players reconnect through the others
-    meanwhile. SIGTERM/SIGINT stop every worker, so a service manager that
-    signals only this process still stops the whole server.
+
+def supervise(start: Callable[[], subprocess.Popen], count: int, house: HouseSupervisor | None = None,
+              restart_delay: float = 1.0, min_lifetime: float = MIN_WORKER_LIFETIME) -> int:
+    """Keep ``count`` processes made by ``start()`` (and the house bots) running
+    until SIGTERM or SIGINT.
+
+    A worker that dies after running a while (crash, OOM kill, kill -9) is
+    replaced after ``restart_delay`` seconds; its players reconnect through
+    the others meanwhile. One that dies right after starting stops
+    everything and its exit code is returned. SIGTERM/SIGINT stop every
+    worker and the house bots, so a service manager that signals only this
+    process still stops the whole server.
     """
     stopping = False
 
@@ -107,28 +231,39 @@ def supervise(start: Callable[[], subprocess.Popen], count: int, restart_delay: 
         stopping = True
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    workers = [start() for _ in range(count)]
+    workers = [(start(), time.monotonic()) for _ in range(count)]
+    code = 0
     try:
         while not stopping:
             time.sleep(0.2)
-            for index, worker in enumerate(workers):
-                if worker.poll() is not None and not stopping:
-                    print(f"hexgame-server: worker {worker.pid} exited with {worker.returncode}; restarting",
+            if house is not None:
+                house.tick()
+            for index, (worker, started) in enumerate(workers):
+                if worker.poll() is None or stopping:
+                    continue
+                if time.monotonic() - started < min_lifetime:
+                    print(f"hexgame-server: worker {worker.pid} exited with {worker.returncode} at start",
                           file=sys.stderr)
-                    time.sleep(restart_delay)
-                    workers[index] = start()
+                    code, stopping = worker.returncode or 1, True
+                    break
+                print(f"hexgame-server: worker {worker.pid} exited with {worker.returncode}; restarting",
+                      file=sys.stderr)
+                time.sleep(restart_delay)
+                workers[index] = (start(), time.monotonic())
     finally:
-        for worker in workers:
+        if house is not None:
+            house.stop()
+        for worker, _ in workers:
             if worker.poll() is None:
                 worker.terminate()
-        for worker in workers:
+        for worker, _ in workers:
             try:
                 worker.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 worker.kill()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    return 0
+    return code
 
 
 def _workers_refusal(workers: int) -> str | None:
@@ -147,19 +282,15 @@ def _workers_refusal(workers: int) -> str | None:
     return None
 
 
-def _serve_uvicorn(args: argparse.Namespace) -> int:
-    try:
-        import uvicorn  # noqa: F401
-    except ImportError:
-        print("hexgame-server: --server uvicorn needs uvicorn: pip install 'hexgame[uvicorn]'", file=sys.stderr)
-        return 2
-    cmd = [sys.executable, "-m", "uvicorn", "hexsite.asgi:application", "--host", args.host, "--port",
-           str(args.port), "--workers", str(args.workers), "--loop", "uvloop", "--http", "httptools",
-           "--ws", "websockets-sansio", "--ws-max-size", str(WEBSOCKET_MAX_MESSAGE_BYTES),
-           "--ws-per-message-deflate", "false", "--lifespan", "off", "--no-access-log",
-           "--log-level", args.log_level]
-    os.execv(sys.executable, cmd)
-    return 0  # not reached
+def _uvicorn_command(args: argparse.Namespace) -> list[str]:
+    """uvicorn on uvloop and httptools, with daphne's message cap and no
+    per-message compression (its zlib state costs memory per connection);
+    uvicorn's own worker manager shares the socket when ``--workers`` > 1."""
+    return [sys.executable, "-m", "uvicorn", "hexsite.asgi:application", "--host", args.host, "--port",
+            str(args.port), "--workers", str(args.workers), "--loop", "uvloop", "--http", "httptools",
+            "--ws", "websockets-sansio", "--ws-max-size", str(WEBSOCKET_MAX_MESSAGE_BYTES),
+            "--ws-per-message-deflate", "false", "--lifespan", "off", "--no-access-log",
+            "--log-level", args.log_level]
 
 
 if __name__ == "__main__":

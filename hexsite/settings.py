@@ -190,6 +190,11 @@ HEX_OVERVIEW = env.str("HEX_OVERVIEW", default="public").lower()
 if HEX_OVERVIEW not in ("public", "staff", "off"):
     raise ImproperlyConfigured("HEX_OVERVIEW must be one of: public, staff, off.")
 
+# House bots started by `hexgame-server`: comma-separated MODEL:BOARD_SIZE[:SERIES_LENGTH],
+# e.g. "model_mcts:7:1,model_mcts:11:3" (empty: none). Pages list waiting bots of HEX_HOUSE_USERNAME.
+HEX_HOUSE_BOTS = env.str("HEX_HOUSE_BOTS", default="")
+HEX_HOUSE_USERNAME = env.str("HEX_HOUSE_USERNAME", default="house")
+
 # -- auth, i18n, static ---------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

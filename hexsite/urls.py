@@ -25,6 +25,9 @@ urlpatterns += [
     path("docs", pages.docs, name="docs"),
     path("overview", pages.overview, name="overview"),
     path("statistics", pages.statistics_page, name="statistics"),
+    path("play", pages.play, name="play"),
+    path("play/house-bots", pages.play_house_bots, name="play-house-bots"),
+    path("play/board/<int:size>", pages.play_board, name="play-board"),
 ]
 
 # Game records (hexsite.game_views): replay pages and SGF/JSON downloads.

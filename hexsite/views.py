@@ -22,7 +22,7 @@ from django.utils.timesince import timesince
 
 from games import rules
 from hexsite.board_svg import board_svg
-from matchmaking.selectors import overview_counts, overview_slots
+from matchmaking.selectors import overview_counts, overview_slots, waiting_house_bots
 from matchmaking.snapshots import list_slot_snapshots
 from stats import selectors as stats_selectors
 
@@ -152,14 +152,66 @@ def render_overview_update(slot_ids: list[int] | None) -> str:
 # -- pages ---------------------------------------------------------------------
 
 
+def house_bots_context(snapshots: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The house bots waiting right now, with what a link to /play needs."""
+    bots = waiting_house_bots(settings.HEX_HOUSE_USERNAME, snapshots)
+    for bot in bots:
+        bot["play_query"] = urlencode({"board_size": bot["board_size"], "series_length": bot["series_length"]})
+    return {"house_bots": bots, "house_username": settings.HEX_HOUSE_USERNAME}
+
+
 def landing(request: HttpRequest) -> HttpResponse:
-    counts = overview_counts(list_slot_snapshots())
+    snapshots = list_slot_snapshots()
+    counts = overview_counts(snapshots)
     counts["series_completed"] = stats_selectors.completed_series().count()
-    context = {"counts": counts, "board_sizes": rules.BOARD_SIZES, "series_lengths": rules.SERIES_LENGTHS}
+    context = {"counts": counts, "board_sizes": rules.BOARD_SIZES, "series_lengths": rules.SERIES_LENGTHS,
+               **house_bots_context(snapshots)}
     if _is_htmx_fragment(request) and request.headers.get("HX-Target") == "live-counts":
         return _page(request, "partials/live_counts.html", context, "home")
     return _page(request, "landing.html", context, "home")
 
+
+def _choice(raw: str | None, allowed: tuple[int, ...], default: int) -> int:
+    return int(raw) if raw and raw.isdigit() and int(raw) in allowed else default
+
+
+def play(request: HttpRequest) -> HttpResponse:
+    """/play: a person plays in the browser over the same WebSocket protocol as every client.
+    ``?board_size=&series_length=`` preselect the form (links from the house bot list)."""
+    context = {
+        "board_sizes": rules.BOARD_SIZES,
+        "series_lengths": rules.SERIES_LENGTHS,
+        "board_size": _choice(request.GET.get("board_size"), rules.BOARD_SIZES, 7),
+        "series_length": _choice(request.GET.get("series_length"), rules.SERIES_LENGTHS, 1),
+        **house_bots_context(),
+    }
+    return _page(request, "play.html", context, "play")
+
+
+def play_house_bots(request: HttpRequest) -> HttpResponse:
+    """The waiting house bots as a fragment (polled by /play and the landing page)."""
+    return _page(request, "partials/house_bots.html", house_bots_context(), "play")
+
+
+def play_board(request: HttpRequest, size: int) -> HttpResponse:
+    """An empty board of ``size`` drawn by hexsite.board_svg (the overview's geometry), for /play's script."""
+    if size not in rules.BOARD_SIZES:
+        raise Http404("Unsupported board size.")
+    response = render(request, "partials/play_board.html", {"svg": board_svg(size, labels=True)})
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+# Measured with `python bench/mcts_strength.py` (seed 1, 100 games per line against
+# model_random/model_first, 40 between budgets); see the README for the full table.
+MCTS_STRENGTH = (
+    ("7×7", "2000 iterations vs model_random", "100 / 100", "100%"),
+    ("7×7", "2000 iterations vs model_first", "100 / 100", "100%"),
+    ("7×7", "2000 vs 500 iterations", "35 / 40", "87.5%"),
+    ("11×11", "2000 iterations vs model_random", "100 / 100", "100%"),
+    ("11×11", "2000 iterations vs model_first", "100 / 100", "100%"),
+    ("11×11", "2000 vs 500 iterations", "40 / 40", "100%"),
+)
 
 DOCS_DIAGRAM_STONES = ((-1, 0, 2), (-1, 1, 2), (-1, 2, 1), (1, 2, 0), (1, 2, 2), (-1, 3, 1), (1, 1, 3))
 
@@ -179,6 +231,7 @@ def docs(request: HttpRequest) -> HttpResponse:
         "board_sizes": rules.BOARD_SIZES,
         "series_lengths": rules.SERIES_LENGTHS,
         "max_slots": settings.HEX_MAX_SLOTS,
+        "mcts_strength": MCTS_STRENGTH,
     }
     return _page(request, "docs.html", context, "docs")
 

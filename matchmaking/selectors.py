@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from games.rules import RED
 from matchmaking.models import Slot
 from matchmaking.snapshots import list_slot_snapshots
 from matchmaking.spectators import spectator_counts
@@ -58,3 +59,26 @@ def overview_counts(snapshots: Iterable[dict[str, Any]]) -> dict[str, int]:
         "games_running": len(running),
         "players_connected": sum(len(s["connected_players"]) for s in snaps),
     }
+
+
+def waiting_house_bots(house_username: str, snapshots: Iterable[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """House bots waiting for an opponent: waiting slots whose connected owner
+    (red) carries the house username. Ordered by board size, then series length.
+
+    The username is a label anyone may send, so this says "a bot is waiting
+    under the house name", which is all a newcomer needs to find an opponent.
+    """
+    snaps = list_slot_snapshots() if snapshots is None else snapshots
+    red = str(RED)
+    bots = [
+        {
+            "slot_id": snap["slot_id"],
+            "board_size": snap["board_size"],
+            "series_length": snap["series_length"],
+            "model_name": snap["player_models"].get(red),
+        }
+        for snap in snaps
+        if snap["state"] == "waiting" and RED in snap["connected_players"]
+        and snap["player_usernames"].get(red) == house_username
+    ]
+    return sorted(bots, key=lambda bot: (bot["board_size"], bot["series_length"], bot["slot_id"]))

@@ -15,7 +15,7 @@ from tests.browser.conftest import DESKTOP, PHONE, BotMatch
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
-PAGES = {"landing": "/", "docs": "/docs", "overview": "/overview", "statistics": "/statistics"}
+PAGES = {"landing": "/", "docs": "/docs", "overview": "/overview", "statistics": "/statistics", "play": "/play"}
 STONES = "#slot-1 .cell-red, #slot-1 .cell-blue"
 
 

@@ -54,7 +54,7 @@ import sys
 from hexsite.cli import supervise
 import subprocess
 sys.exit(supervise(lambda: subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]), 2,
-                   restart_delay=0.1))
+                   restart_delay=0.1, min_lifetime=0))
 """
 
 
@@ -90,6 +90,19 @@ def test_supervisor_restarts_a_killed_worker_and_stops_all_on_sigterm():
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+def test_supervisor_stops_when_a_worker_dies_at_start():
+    """A worker that cannot start (port in use, bad setting) is not restarted
+    in a loop: the server stops with its exit code."""
+    script = """
+import subprocess, sys, time
+from hexsite.cli import supervise
+sys.exit(supervise(lambda: subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(3)"]), 2))
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 3
+    assert "at start" in result.stderr
 
 
 def _is_zombie(pid: int) -> bool:
