@@ -3,7 +3,8 @@
 Every process records a heartbeat row; seats remember the process holding
 their connection. At start, and on every sweep, seats held by processes that
 stopped beating count as disconnected, and reconnect deadlines stored in the
-database are enforced by whichever process sees them pass.
+database (reconnect windows and move clocks) are enforced by whichever
+process sees them pass.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def startup_sync() -> Outbox:
         services.ensure_slots()
     outbox = services.release_orphaned_seats(alive_process_ids())
     outbox.merge(services.expire_due_seats())
+    outbox.merge(services.expire_due_clocks())
     return outbox
 
 
@@ -70,6 +72,8 @@ def sweep_sync(with_beat: bool) -> Outbox:
         # Forget processes that stopped long ago, so the table stays small.
         ServerProcess.objects.filter(last_beat__lt=timezone.now() - timedelta(days=1)).delete()
     outbox = services.expire_due_seats()
+    # Move clocks: deadlines in the database, so a game whose worker died still ends on time.
+    outbox.merge(services.expire_due_clocks())
     if with_beat:
         outbox.merge(services.release_orphaned_seats(alive_process_ids()))
     return outbox
