@@ -112,8 +112,9 @@ def stop_turn(game: Any, control: TimeControl | None, player: int, at: datetime,
     which earns the increment) or for a pause."""
     if game.turn_started_at is not None and control is not None:
         left = max(0, game.clock_ms[str(player)] - _ms(at - game.turn_started_at))
-        if moved and control.per_move_ms is None:
-            left += control.increment_ms
+        if moved:
+            # Per move: the next turn starts with the full limit again.
+            left = control.per_move_ms if control.per_move_ms is not None else left + control.increment_ms
         game.clock_ms[str(player)] = left
     game.turn_started_at = None
     game.turn_deadline = None
