@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from matchmaking.models import Slot
+from games.models import Move
+from matchmaking.models import Seat, Slot
 from matchmaking.snapshots import list_slot_snapshots
 
 
@@ -28,16 +29,43 @@ def overview_slots(slot_ids: Iterable[int] | None = None) -> list[dict[str, Any]
         snapshots = [snap for snap in snapshots if snap["slot_id"] in wanted]
     playing = [snap["slot_id"] for snap in snapshots if snap["board"] is not None]
     last_moves: dict[int, tuple[int, list[int] | None]] = {}
+    options: dict[int, tuple[bool, str]] = {}
+    swapped_games: set[int] = set()
+    game_of: dict[int, int] = {}
     if playing:
         rows = Slot.objects.filter(id__in=playing, game__isnull=False).values_list(
-            "id", "game__move_count", "game__last_move"
+            "id", "game__move_count", "game__last_move", "game_id"
         )
-        last_moves = {slot_id: (count, move) for slot_id, count, move in rows}
+        for slot_id, count, move, game_id in rows:
+            last_moves[slot_id] = (count, move)
+            game_of[slot_id] = game_id
+    seated = [snap["slot_id"] for snap in snapshots if snap["state"] != "empty"]
+    verified: dict[int, list[int]] = {}
+    if seated:
+        # The competitive extensions (badges, swap, clock) for the pages: one query for
+        # the options and verified seats, one for swaps only when a swap game is shown.
+        for slot_id, swap, control in Slot.objects.filter(id__in=seated).values_list("id", "swap", "time_control"):
+            options[slot_id] = (swap, control)
+        for slot_id, player in Seat.objects.filter(slot_id__in=seated, verified=True).values_list("slot_id", "player"):
+            verified.setdefault(slot_id, []).append(player)
+        swap_games = [game_of[sid] for sid in playing if options.get(sid, (False, ""))[0] and sid in game_of]
+        if swap_games:
+            swapped_games = set(Move.objects.filter(game_id__in=swap_games, kind=Move.Kind.SWAP)
+                                .values_list("game_id", flat=True))
     result = []
     for snap in snapshots:
-        count, move = last_moves.get(snap["slot_id"], (None, None))
+        slot_id = snap["slot_id"]
+        count, move = last_moves.get(slot_id, (None, None))
         valid = move is not None and count == snap["move_count"] and snap["move_count"] > 0
-        result.append({**snap, "last_move": list(move) if valid else None})
+        swap, control = options.get(slot_id, (False, ""))
+        result.append({
+            **snap,
+            "last_move": list(move) if valid else None,
+            "verified_players": sorted(verified.get(slot_id, [])),
+            "swap_rule": swap,
+            "time_control": control,
+            "swapped": game_of.get(slot_id) in swapped_games,
+        })
     return result
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+
 from games import rules
 from games.models import Game, Move, Series
 from matchmaking import clock
