@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from games.models import Move
-from matchmaking.models import Seat, Slot
+from matchmaking.models import Slot
 from matchmaking.snapshots import list_slot_snapshots
 
 
@@ -27,45 +27,38 @@ def overview_slots(slot_ids: Iterable[int] | None = None) -> list[dict[str, Any]
     if slot_ids is not None:
         wanted = set(slot_ids)
         snapshots = [snap for snap in snapshots if snap["slot_id"] in wanted]
-    playing = [snap["slot_id"] for snap in snapshots if snap["board"] is not None]
+    seated = [snap["slot_id"] for snap in snapshots if snap["state"] != "empty"]
     last_moves: dict[int, tuple[int, list[int] | None]] = {}
-    options: dict[int, tuple[bool, str]] = {}
-    swapped_games: set[int] = set()
-    game_of: dict[int, int] = {}
-    if playing:
-        rows = Slot.objects.filter(id__in=playing, game__isnull=False).values_list(
-            "id", "game__move_count", "game__last_move", "game_id"
+    # The competitive extensions (verified seats, swap, clock) come with the
+    # last moves: one row per seat, still one query.
+    extras: dict[int, dict[str, Any]] = {}
+    game_of: dict[int, int | None] = {}
+    if seated:
+        rows = Slot.objects.filter(id__in=seated).values_list(
+            "id", "game__move_count", "game__last_move", "game_id", "swap", "time_control", "seats__player",
+            "seats__verified",
         )
-        for slot_id, count, move, game_id in rows:
+        for slot_id, count, move, game_id, swap, control, player, verified in rows:
             last_moves[slot_id] = (count, move)
             game_of[slot_id] = game_id
-    seated = [snap["slot_id"] for snap in snapshots if snap["state"] != "empty"]
-    verified: dict[int, list[int]] = {}
-    if seated:
-        # The competitive extensions (badges, swap, clock) for the pages: one query for
-        # the options and verified seats, one for swaps only when a swap game is shown.
-        for slot_id, swap, control in Slot.objects.filter(id__in=seated).values_list("id", "swap", "time_control"):
-            options[slot_id] = (swap, control)
-        for slot_id, player in Seat.objects.filter(slot_id__in=seated, verified=True).values_list("slot_id", "player"):
-            verified.setdefault(slot_id, []).append(player)
-        swap_games = [game_of[sid] for sid in playing if options.get(sid, (False, ""))[0] and sid in game_of]
-        if swap_games:
-            swapped_games = set(Move.objects.filter(game_id__in=swap_games, kind=Move.Kind.SWAP)
-                                .values_list("game_id", flat=True))
+            extra = extras.setdefault(slot_id, {"verified_players": [], "swap_rule": swap, "time_control": control})
+            if verified:
+                extra["verified_players"].append(player)
+    # One more query only when a swap game past its first move is shown.
+    swap_games = [game_of[sid] for sid, extra in extras.items()
+                  if extra["swap_rule"] and game_of.get(sid) and last_moves[sid][0] and last_moves[sid][0] >= 2]
+    swapped_games = set(Move.objects.filter(game_id__in=swap_games, kind=Move.Kind.SWAP)
+                        .values_list("game_id", flat=True)) if swap_games else set()
     result = []
     for snap in snapshots:
         slot_id = snap["slot_id"]
         count, move = last_moves.get(slot_id, (None, None))
-        valid = move is not None and count == snap["move_count"] and snap["move_count"] > 0
-        swap, control = options.get(slot_id, (False, ""))
-        result.append({
-            **snap,
-            "last_move": list(move) if valid else None,
-            "verified_players": sorted(verified.get(slot_id, [])),
-            "swap_rule": swap,
-            "time_control": control,
-            "swapped": game_of.get(slot_id) in swapped_games,
-        })
+        valid = snap["board"] is not None and move is not None and count == snap["move_count"] \
+            and snap["move_count"] > 0
+        extra = extras.get(slot_id, {"verified_players": [], "swap_rule": False, "time_control": ""})
+        result.append({**snap, "last_move": list(move) if valid else None, **extra,
+                       "verified_players": sorted(extra["verified_players"]),
+                       "swapped": game_of.get(slot_id) in swapped_games})
     return result
 
 
