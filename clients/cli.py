@@ -13,6 +13,8 @@ import sys
 from collections.abc import Sequence
 
 from clients.connection import DEFAULT_RECONNECT_WINDOW, DEFAULT_SERVER, SERVER_ENV_VAR
+
+BOT_TOKEN_ENV_VAR = "HEX_BOT_TOKEN"
 from clients.errors import EXIT_INTERRUPTED, EXIT_USAGE, ClientError
 from clients.session import Options, Session, default_username, print_error, run_blocking
 
@@ -49,8 +51,9 @@ def _add_common(parser: argparse.ArgumentParser, command: str) -> None:
     parser.add_argument("--move-delay", type=_non_negative, default=0.1,
                         help="seconds to wait before each move (default 0.1)")
     if command == "random":
-        parser.add_argument("--model-name", default="random_client",
-                            help="label shown to others for this bot (default random_client)")
+        parser.add_argument("--model-name", default=None,
+                            help="label shown to others for this bot (default random_client; with --bot-token, "
+                                 "the token's)")
     else:
         parser.add_argument("--model-name", default="model_random",
                             help="model module: clients.models.NAME, else NAME on the current directory/sys.path"
@@ -72,6 +75,19 @@ def _add_common(parser: argparse.ArgumentParser, command: str) -> None:
                              f"{DEFAULT_RECONNECT_WINDOW:g})")
     parser.add_argument("--first-player", type=int, choices=(-1, 1), default=None,
                         help="who opens odd games when this client creates the slot (default: red, -1)")
+    competitive = parser.add_argument_group(
+        "competitive play (extensions of this arena; pairs only with clients asking for the same)")
+    competitive.add_argument("--swap", action="store_true",
+                             help="play with the swap rule: the second player may swap the first stone")
+    competitive.add_argument("--time-per-move", type=int, default=None, metavar="SECONDS",
+                             help="clock: at most SECONDS for every move")
+    competitive.add_argument("--time-base", type=int, default=None, metavar="SECONDS",
+                             help="clock: SECONDS for the whole game per player (with --time-increment)")
+    competitive.add_argument("--time-increment", type=int, default=None, metavar="SECONDS",
+                             help="clock: SECONDS added after each move (Fischer; needs --time-base)")
+    competitive.add_argument("--bot-token", default=os.environ.get(BOT_TOKEN_ENV_VAR) or None,
+                             help=f"operator-issued bot token: verified identity, rated games "
+                                  f"(default ${BOT_TOKEN_ENV_VAR})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,13 +107,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def options_from(args: argparse.Namespace) -> Options:
     username = args.username
-    if username is None and args.command != "random":
+    # With a bot token the server fills in the token's username (and, for the
+    # random client, its model name); only labels given explicitly are checked.
+    if username is None and args.command != "random" and not args.bot_token:
         username = default_username()
+    model_name = args.model_name
+    if model_name is None and not args.bot_token:
+        model_name = "random_client"
     return Options(
         command=args.command, server=args.server, board_size=args.board_size, series_length=args.series_length,
-        seed=args.seed, move_delay=args.move_delay, model_name=args.model_name, username=username or None,
+        seed=args.seed, move_delay=args.move_delay, model_name=model_name, username=username or None,
         keep_slot=args.keep_slot, slot_id=args.slot_id, reconnect_token=args.reconnect_token,
         replay_log=args.replay_log, reconnect_window=args.reconnect_window, first_player=args.first_player,
+        swap=args.swap, time_per_move=args.time_per_move, time_base=args.time_base,
+        time_increment=args.time_increment, bot_token=args.bot_token,
     )
 
 
@@ -106,6 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.reconnect_token is not None and args.slot_id is None:
         parser.error("--reconnect-token needs --slot-id")
+    if args.time_per_move is not None and (args.time_base is not None or args.time_increment is not None):
+        parser.error("choose either --time-per-move or --time-base (with --time-increment)")
+    if args.time_increment is not None and args.time_base is None:
+        parser.error("--time-increment needs --time-base")
     options = options_from(args)
     try:
         if args.command == "gui":
