@@ -13,10 +13,10 @@ import sys
 from collections.abc import Sequence
 
 from clients.connection import DEFAULT_RECONNECT_WINDOW, DEFAULT_SERVER, SERVER_ENV_VAR
-
-BOT_TOKEN_ENV_VAR = "HEX_BOT_TOKEN"
 from clients.errors import EXIT_INTERRUPTED, EXIT_USAGE, ClientError
 from clients.session import Options, Session, default_username, print_error, run_blocking
+
+BOT_TOKEN_ENV_VAR = "HEX_BOT_TOKEN"
 
 COMMANDS = {
     "random": "play uniformly random legal moves (smoke and load testing)",

@@ -32,6 +32,7 @@ from games import rules
 # two boards disagree; retrying a few times covers a race, not a real split.
 MAX_CONSECUTIVE_REJECTIONS = 3
 PAUSED_REASON = rules.REASON_PAUSED
+TIMEOUT_REASON = "Time limit exceeded"  # clock games only (an extension of this arena)
 
 
 class Decider(Protocol):
@@ -302,6 +303,10 @@ class SeriesRunner:
         self._sent_key = None
         if reason == PAUSED_REASON:
             self.view.paused = True
+            return None
+        if reason == TIMEOUT_REASON:
+            # Our move came after our clock ran out; game_over (timeout) already said so.
+            self.say("move too late: the game was lost on time")
             return None
         self._rejections += 1
         if self._rejections >= MAX_CONSECUTIVE_REJECTIONS:

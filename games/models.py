@@ -126,8 +126,10 @@ class Move(models.Model):
         ordering = ["game_id", "number"]
         constraints = [
             models.UniqueConstraint(fields=["game", "number"], name="move_number_unique_in_game"),
-            # A swap on the long diagonal re-colours the first stone's cell.
-            models.UniqueConstraint(fields=["game", "q", "r"], condition=models.Q(kind="place"),
+            # Among placements after the first. A swap (kind "swap") takes the first
+            # stone off the board, so its cell may be played again later, and a
+            # swap on the long diagonal re-colours that very cell.
+            models.UniqueConstraint(fields=["game", "q", "r"], condition=models.Q(kind="place", number__gt=1),
                                     name="move_cell_unique_in_game"),
             models.CheckConstraint(condition=models.Q(player__in=rules.PLAYERS), name="move_player_valid"),
         ]

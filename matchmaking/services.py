@@ -177,13 +177,18 @@ def _sync_clock(game: Game | None, series: Series | None, seats: dict[int, Seat]
     game.save(update_fields=_CLOCK_FIELDS)
 
 
-def _clock_fields(series: Series | None, game: Game | None) -> dict[str, Any]:
-    """Remaining times for games with a clock only (nothing for the others)."""
+def _clock_fields(series: Series | None, game: Game | None, at_turn_start: bool = False) -> dict[str, Any]:
+    """Remaining times for games with a clock only (nothing for the others).
+
+    ``at_turn_start``: as of the moment the current turn started, for the
+    message announcing that very turn (game_start, move, swap), so a fresh
+    budget reads exactly as configured."""
     control = _control(series)
     if control is None or game is None:
         return {}
+    at = game.turn_started_at if at_turn_start and game.turn_started_at is not None else clock.now()
     return {
-        "remaining_ms": clock.remaining_ms(game, control, clock.now()),
+        "remaining_ms": clock.remaining_ms(game, control, at),
         "clock_running": game.current_turn if clock.running(game) and game.winner is None else None,
     }
 
@@ -202,7 +207,7 @@ def _options_fields(series: Series | None) -> dict[str, Any]:
 def _game_start_message(slot: Slot, series: Series, game: Game) -> dict[str, Any]:
     msg = _reference_game_start(slot, series, game)
     msg["payload"].update(_options_fields(series))
-    msg["payload"].update(_clock_fields(series, game))
+    msg["payload"].update(_clock_fields(series, game, at_turn_start=True))
     return msg
 
 
@@ -601,7 +606,7 @@ def apply_move(slot_id: int, seat_id: int, channel: str, q: object, r: object) -
     game.save(update_fields=fields)
     outbox.changed_slots.add(slot.id)
     announced = proto.move(seat.player, echo_q, echo_r, next_turn)
-    announced["payload"].update(_clock_fields(slot.series, game))
+    announced["payload"].update(_clock_fields(slot.series, game, at_turn_start=True))
     _broadcast(outbox, seats, announced)
     if winner is not None:
         _finish_game(slot, seats, slot.series, game, winner, Game.EndReason.CONNECTED_SIDES, outbox)
@@ -648,7 +653,7 @@ def apply_swap(slot_id: int, seat_id: int, channel: str) -> Outbox:
     game.save(update_fields=fields)
     outbox.changed_slots.add(slot.id)
     announced = proto.swap(seat.player, q, r, from_q, from_r, next_turn)
-    announced["payload"].update(_clock_fields(slot.series, game))
+    announced["payload"].update(_clock_fields(slot.series, game, at_turn_start=True))
     _broadcast(outbox, seats, announced)
     return outbox
 

@@ -66,6 +66,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='move',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'place')), fields=('game', 'q', 'r'), name='move_cell_unique_in_game'),
+            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'place'), ('number__gt', 1)), fields=('game', 'q', 'r'), name='move_cell_unique_in_game'),
         ),
     ]

@@ -86,6 +86,24 @@ def test_swap_on_the_long_diagonal_is_stored_and_recoloured():
     run(scenario())
 
 
+def test_the_first_stones_cell_can_be_played_again_after_a_swap():
+    async def scenario():
+        red, blue, _ = await pair(7, red_extra={"swap": 1}, blue_extra={"swap": 1})
+        await play(red, blue, [(RED, 2, 0)])
+        await blue.send("swap")
+        await both_get([red, blue], "swap")
+        # (2, 0) is empty again: both players may take it, once.
+        await play(red, blue, [(RED, 2, 0), (BLUE, 5, 5)])
+        await red.move(0, 2)
+        await red.expect_rejected(rules.REASON_OCCUPIED)
+        kinds = await db(lambda: list(Move.objects.order_by("number").values_list("kind", "q", "r")))
+        assert kinds == [("place", 2, 0), ("swap", 0, 2), ("place", 2, 0), ("place", 5, 5)]
+        await red.close()
+        await blue.close()
+
+    run(scenario())
+
+
 def test_swap_is_refused_outside_its_one_moment():
     async def scenario():
         red, blue, _ = await pair(7, red_extra={"swap": 1}, blue_extra={"swap": 1})
