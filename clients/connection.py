@@ -102,7 +102,9 @@ class SeatRequest:
             return "/ws/reconnect", {"slot_id": self.slot_id, "token": self.token}
         if self.slot_id is not None:
             return "/ws/join-slot", {"slot_id": self.slot_id, "model_name": self.model_name,
-                                     "username": self.username, "bot_token": self.bot_token}
+                                     "username": self.username, "swap": 1 if self.swap else None,
+                                     "time_per_move": self.time_per_move, "time_base": self.time_base,
+                                     "time_increment": self.time_increment, "bot_token": self.bot_token}
         return "/ws/matchmake", {"board_size": self.board_size, "series_length": self.series_length,
                                  "model_name": self.model_name, "username": self.username,
                                  "first_player": self.first_player, "swap": 1 if self.swap else None,

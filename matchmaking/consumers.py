@@ -233,13 +233,15 @@ class MatchmakeConsumer(SeatConsumer):
 
 
 class JoinSlotConsumer(SeatConsumer):
-    """/ws/join-slot?slot_id=&model_name=&username= (extension: &bot_token=)"""
+    """/ws/join-slot?slot_id=&model_name=&username= (extensions: &bot_token=, and the
+    slot's own &swap= / &time_per_move= / &time_base=&time_increment=)"""
 
     async def take_seat(self, query: proto.Query) -> Outbox:
         slot_id = query.int("slot_id")
+        options = proto.parse_options(query)
         return await database_sync_to_async(services.join_slot)(
             slot_id, query.label("model_name"), query.label("username"), client_ip(self.scope), self.channel_name,
-            runtime.PROCESS_ID, bot_token(self.scope, query),
+            runtime.PROCESS_ID, bot_token(self.scope, query), options,
         )
 
 

@@ -50,6 +50,8 @@ ERR_REVOKED_BOT_TOKEN = "Bot token has been revoked"
 ERR_BOT_TOKEN_MISMATCH = "This bot token belongs to a different model_name/username"
 ERR_IDENTITY_RESERVED = ("This model_name and username belong to a verified bot; "
                          "connect with its bot_token or choose another name")
+ERR_SLOT_OPTIONS_DIFFER = ("This slot plays with other options (swap, time control); "
+                           "join it with the same query parameters")
 REASON_TIMEOUT = "Time limit exceeded"
 
 CLIENT_TYPES = frozenset({"hello", "move", "chat", "resign", "ping", "keep_slot", "swap"})

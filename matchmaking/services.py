@@ -462,16 +462,19 @@ def _seated(outbox: Outbox, slot: Slot, seat: Seat) -> Outbox:
 
 
 def join_slot(slot_id: int, model_name: str, username: str, client_ip: str | None, channel: str,
-              process_id: str, bot_token: str | None = None) -> Outbox:
+              process_id: str, bot_token: str | None = None, options: tuple[bool, str] = (False, "")) -> Outbox:
     """Join a given waiting slot as blue, inheriting its board size, series
-    length, first player and options (swap, time control)."""
+    length and first player. Its options (swap, time control) must be the
+    ``options`` the joiner asked for, so a client that asked for none never
+    lands in a game with messages it does not know."""
     return _after_expiry(_expire_slot(slot_id),
-                         lambda: _join_slot(slot_id, model_name, username, client_ip, channel, process_id, bot_token))
+                         lambda: _join_slot(slot_id, model_name, username, client_ip, channel, process_id, bot_token,
+                                            options))
 
 
 @transaction.atomic
 def _join_slot(slot_id: int, model_name: str, username: str, client_ip: str | None, channel: str,
-               process_id: str, bot_token: str | None) -> Outbox:
+               process_id: str, bot_token: str | None, options: tuple[bool, str]) -> Outbox:
     outbox = Outbox()
     slot = _locked_slot(slot_id)
     if slot is None or slot_id > settings.HEX_MAX_SLOTS:
@@ -484,6 +487,8 @@ def _join_slot(slot_id: int, model_name: str, username: str, client_ip: str | No
         raise ServiceError(proto.ERR_SLOT_OWNER_DISCONNECTED, proto.CLOSE_POLICY)
     if rules.BLUE in seats:
         raise ServiceError(proto.ERR_SLOT_FULL, proto.CLOSE_POLICY)
+    if (slot.swap, slot.time_control) != options:
+        raise ServiceError(proto.ERR_SLOT_OPTIONS_DIFFER, proto.CLOSE_POLICY)
     who = resolve_identity(model_name, username, bot_token)
     token = new_token()
     try:

@@ -203,10 +203,20 @@ def test_bad_options_are_refused_with_a_clear_error(extra, error):
     run(scenario())
 
 
-def test_join_slot_inherits_swap_and_clock(fake_clock):  # noqa: F811
+def test_join_slot_needs_the_slots_options(fake_clock):  # noqa: F811
     async def scenario():
         red = await creator(7, swap=1, time_per_move=20)
-        blue = await WS(f"/ws/join-slot?slot_id={red.joined['slot_id']}").connect()
+        slot_id = red.joined["slot_id"]
+        for query in ("", "&swap=1", "&time_per_move=20", "&swap=1&time_per_move=30"):
+            plain = await WS(f"/ws/join-slot?slot_id={slot_id}{query}").connect()
+            await plain.expect_refused("This slot plays with other options (swap, time control); join it with the "
+                                       "same query parameters", 1008)
+        other = await creator(7)
+        swapper = await WS(f"/ws/join-slot?slot_id={other.joined['slot_id']}&swap=1").connect()
+        await swapper.expect_refused("This slot plays with other options (swap, time control); join it with the "
+                                     "same query parameters", 1008)
+        await other.close()
+        blue = await WS(f"/ws/join-slot?slot_id={slot_id}&swap=1&time_per_move=20").connect()
         await blue.expect("joined")
         start = await both_get([blue, red], "game_start")
         assert start["swap"] is True

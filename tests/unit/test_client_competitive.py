@@ -120,6 +120,9 @@ def test_seat_requests_send_extensions_only_when_asked():
     opted = SeatRequest(board_size=9, swap=True, time_base=300, time_increment=5, bot_token="hexbot_x")
     url = endpoint_url("ws://h", *opted.path_and_params())
     assert url.endswith("series_length=1&swap=1&time_base=300&time_increment=5&bot_token=hexbot_x")
+    joining = SeatRequest(slot_id=4, swap=True, time_per_move=10)
+    assert endpoint_url("ws://h", *joining.path_and_params()) == "ws://h/ws/join-slot?slot_id=4&swap=1&time_per_move=10"
+    assert endpoint_url("ws://h", *SeatRequest(slot_id=4).path_and_params()) == "ws://h/ws/join-slot?slot_id=4"
 
 
 def test_cli_options_and_bot_token_from_the_environment(monkeypatch):
