@@ -23,7 +23,7 @@ class GameInline(admin.TabularInline):
 class SeriesAdmin(admin.ModelAdmin):
     list_display = ("id", "slot_id", "status", "board_size", "series_length", "player_1_model", "player_1_username",
                     "player_2_model", "player_2_username", "player_1_wins", "player_2_wins", "winner", "completed_at")
-    list_filter = ("status", "board_size", "series_length")
+    list_filter = ("status", "board_size", "series_length", "rated", "swap", "time_control")
     search_fields = ("player_1_model", "player_2_model", "player_1_username", "player_2_username")
     readonly_fields = ("final_board_drawing",)
     exclude = ("final_board",)
@@ -39,7 +39,7 @@ class MoveInline(admin.TabularInline):
     model = Move
     extra = 0
     can_delete = False
-    fields = ("number", "player", "q", "r", "created_at")
+    fields = ("number", "player", "kind", "q", "r", "created_at")
     readonly_fields = fields
 
 
@@ -51,7 +51,7 @@ class GameAdmin(admin.ModelAdmin):
                      "series__player_2_username")
     list_select_related = ("series",)
     readonly_fields = ("board_drawing",)
-    exclude = ("board",)
+    exclude = ("board", "clock_ms")
     inlines = [MoveInline]
 
     @admin.display(description="board (R red left-right, B blue top-bottom; last move lower-case)")
@@ -61,8 +61,8 @@ class GameAdmin(admin.ModelAdmin):
 
 @admin.register(Move)
 class MoveAdmin(admin.ModelAdmin):
-    list_display = ("id", "game", "number", "player", "q", "r", "created_at")
-    list_filter = ("player", "game__series__board_size")
+    list_display = ("id", "game", "number", "player", "kind", "q", "r", "created_at")
+    list_filter = ("player", "kind", "game__series__board_size")
     search_fields = ("game__series__player_1_model", "game__series__player_2_model",
                      "game__series__player_1_username", "game__series__player_2_username")
     list_select_related = ("game",)
