@@ -39,7 +39,8 @@ class SlotAdmin(admin.ModelAdmin):
 class SeatAdmin(admin.ModelAdmin):
     list_display = ("id", "slot", "player", "model_name", "username", "verified", "origin", "client_ip", "connected",
                     "reconnect_deadline")
-    list_filter = ("connected", "verified", "origin", "player", "slot__board_size", "slot__series_length", "slot__state")
+    list_filter = ("connected", "verified", "origin", "player", "slot__board_size", "slot__series_length",
+                   "slot__state")
     search_fields = ("model_name", "username")
     exclude = ("token_hash", "channel_name")
     readonly_fields = ("process_id",)
