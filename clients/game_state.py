@@ -8,6 +8,7 @@ than letting the two boards drift apart silently.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +74,8 @@ class ViewSnapshot:
     remaining_ms: dict[int, int] = field(default_factory=dict)
     clock_running: int | None = None
     time_control: str = ""
+    # time.monotonic() when remaining_ms arrived, so a display can count down.
+    clock_received: float = 0.0
 
     @property
     def can_swap(self) -> bool:
@@ -120,6 +123,7 @@ class GameView:
         self.swap_rule = False
         self.remaining_ms: dict[int, int] = {}
         self.clock_running: int | None = None
+        self.clock_received = 0.0
         self.time_control = ""
 
     # -- queries ---------------------------------------------------------------------------
@@ -157,6 +161,7 @@ class GameView:
             waiting=self.waiting, paused=self.paused, game_winner=self.game_winner,
             series_winner=self.series_winner, status=self.status, swap_rule=self.swap_rule,
             remaining_ms=dict(self.remaining_ms), clock_running=self.clock_running, time_control=self.time_control,
+            clock_received=self.clock_received,
         )
 
     def _clock(self, payload: dict[str, Any]) -> None:
@@ -164,6 +169,7 @@ class GameView:
         remaining = payload.get("remaining_ms")
         if isinstance(remaining, dict):
             self.remaining_ms = {p: int(ms) for p, ms in _labels_any(remaining).items()}
+            self.clock_received = time.monotonic()
             running = payload.get("clock_running")
             self.clock_running = running if running in rules.PLAYERS else None
         control = payload.get("time_control")

@@ -196,8 +196,13 @@ def _clock_text(snapshot: ViewSnapshot) -> str:
     parts = []
     for player in rules.PLAYERS:
         ms = snapshot.remaining_ms.get(player, 0)
-        mark = "*" if snapshot.clock_running == player else ""
-        parts.append(f"{rules.color_of(player)} {ms // 60000}:{ms // 1000 % 60:02d}{mark}")
+        mark = ""
+        if snapshot.clock_running == player and snapshot.game_winner is None:
+            # Count the running clock down locally between server messages.
+            ms = max(0, ms - int((time.monotonic() - snapshot.clock_received) * 1000))
+            mark = "*"
+        seconds = -(-ms // 1000)  # whole seconds left, rounded up as clocks show them
+        parts.append(f"{rules.color_of(player)} {seconds // 60}:{seconds % 60:02d}{mark}")
     return "   clock: " + "  ".join(parts)
 
 
