@@ -31,12 +31,14 @@ def conservative(mu: float, sigma: float) -> float:
 
 
 def _locked_rating(model_name: str, username: str, board_size: int) -> Rating:
-    rating = Rating.objects.select_for_update().filter(model_name=model_name, username=username,
-                                                       board_size=board_size).first()
-    if rating is None:
-        rating = Rating.objects.create(model_name=model_name, username=username, board_size=board_size,
-                                       mu=MODEL.mu, sigma=MODEL.sigma,
-                                       conservative=conservative(MODEL.mu, MODEL.sigma))
+    """The identity's rating row, locked; created at the initial rating on its
+    first game. get_or_create inserts in a savepoint and re-reads on a unique
+    violation, so two games of a newcomer ending at once cannot fail the
+    game-ending transaction."""
+    rating, _ = Rating.objects.select_for_update().get_or_create(
+        model_name=model_name, username=username, board_size=board_size,
+        defaults={"mu": MODEL.mu, "sigma": MODEL.sigma, "conservative": conservative(MODEL.mu, MODEL.sigma)},
+    )
     return rating
 
 
