@@ -59,6 +59,10 @@ def test_verified_clients_play_a_rated_swap_series_with_a_clock(daphne_server, t
     logs = list((tmp_path / "replays").glob("*model_first*.jsonl"))
     assert len(logs) == 1
     records = read_replay(logs[0])
+    # Bot tokens are secrets: in no replay log, no output, no server log.
+    for token in (red_token, blue_token):
+        assert not any(token in path.read_text() for path in (tmp_path / "replays").iterdir())
+        assert token not in random_out + model_out + daphne_server.log()
     starts = server_messages(records, "game_start")
     assert starts and all(s["swap"] is True for s in starts)
     assert all(s["time_control"] == {"kind": "fischer", "base_ms": 120000, "increment_ms": 1000} for s in starts)
