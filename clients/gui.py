@@ -197,7 +197,7 @@ def _clock_text(snapshot: ViewSnapshot) -> str:
     for player in rules.PLAYERS:
         ms = snapshot.remaining_ms.get(player, 0)
         mark = ""
-        if snapshot.clock_running == player and snapshot.game_winner is None:
+        if snapshot.clock_running == player and snapshot.game_winner is None and not snapshot.paused:
             # Count the running clock down locally between server messages.
             ms = max(0, ms - int((time.monotonic() - snapshot.clock_received) * 1000))
             mark = "*"
