@@ -170,3 +170,10 @@ def test_issue_bot_token_command_prints_the_token_once_and_stores_its_hash(capsy
     assert (row.username, row.model_name) == ("carol", "zero")
     assert row.token_hash == services.hash_token(token) and token not in row.token_hash
     assert services.resolve_identity("", "", token) == ("zero", "carol", True)
+
+
+def test_a_bot_playing_itself_is_not_rated():
+    same = ("twin", "u")
+    _store_rated_game(same, same, 7, RED)
+    assert Rating.objects.count() == 0 and RatingChange.objects.count() == 0
+    assert Series.objects.get().rated  # the series is kept as it was; only the rating is skipped
