@@ -1,7 +1,7 @@
 """Rating updates with openskill's Plackett-Luce model.
 
 Why openskill and not a Glicko-2 package: it is actively maintained (regular
-releases, typed, 100 % test coverage, no dependencies), its updates are
+releases, typed, extensively tested, no dependencies), its updates are
 per game and order-independent of any "rating period" (Glicko-2 wants games
 batched into periods, which a live arena does not have), and it reports mu
 and sigma so a conservative rating ``mu - 3 sigma`` is immediate. The Glicko-2
