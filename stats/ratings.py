@@ -5,7 +5,7 @@ releases, typed, extensively tested, no dependencies), its updates are
 per game and order-independent of any "rating period" (Glicko-2 wants games
 batched into periods, which a live arena does not have), and it reports mu
 and sigma so a conservative rating ``mu - 3 sigma`` is immediate. The Glicko-2
-packages on PyPI are single-file ports with irregular maintenance.
+packages on PyPI (glicko2, glicko2-py, ...) see few or no recent releases.
 With default parameters (mu 25, sigma 25/3) and one player per team, the
 Plackett-Luce update is the Weng-Lin formula the tests recompute by hand.
 """
