@@ -314,17 +314,18 @@ async def run_games(url: str, args: argparse.Namespace, sampler: ResourceSampler
     await asyncio.sleep(args.warmup)
     figures.measuring = True
     mark = sampler.mark() if sampler else None
-    began = time.perf_counter()
+    began, client_began = time.perf_counter(), time.process_time()
     await asyncio.sleep(args.duration)
     figures.measuring = False
     elapsed = time.perf_counter() - began
+    client_cpu = (time.process_time() - client_began) / elapsed * 100
     after = sampler.mark() if sampler else None
     stop.set()
     await asyncio.wait(tasks, timeout=15)
     for task in tasks:
         task.cancel()
     cpu = (after[1] - mark[1]) / CLK_TCK / (after[0] - mark[0]) * 100 if sampler else None
-    return {"figures": figures, "elapsed": elapsed, "cpu": cpu}
+    return {"figures": figures, "elapsed": elapsed, "cpu": cpu, "client_cpu": client_cpu}
 
 
 async def hold_idle(url: str, args: argparse.Namespace, sampler: ResourceSampler | None) -> dict:
@@ -409,6 +410,7 @@ def report_games(args: argparse.Namespace, result: dict, sampler: ResourceSample
         per_move = result["cpu"] / 100 / rate * 1e6 if rate else float("nan")
         print(f"server cpu          {result['cpu']:.0f} % of one core, {per_move:.0f} µs per accepted move")
         print(f"server peak rss     {sampler.peak_rss / 2**20:.0f} MB")
+    print(f"load generator cpu  {result['client_cpu']:.0f} % of one core (near 100 %: the figures are its limit)")
 
 
 def main() -> int:
@@ -439,7 +441,8 @@ def main() -> int:
         parser.error("load tests only target loopback addresses")
     if args.client_cpus:
         os.sched_setaffinity(0, {int(cpu) for cpu in args.client_cpus.split(",")})
-    slots = max(args.games, args.idle_connections) + 8
+    # The reference caps open matchmaking sockets per address at MAX_SLOTS.
+    slots = 2 * max(args.games, args.idle_connections) + 8
     server = None
     if not args.url:
         server = ServerUnderTest(args.target, args.backend, args.workers, args.server_impl, slots,

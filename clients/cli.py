@@ -19,6 +19,8 @@ from clients.house import HOUSE_USERNAME, run_house, seats_from
 from clients.model_loader import load_model
 from clients.session import Options, Session, default_username, print_error, run_blocking
 
+BOT_TOKEN_ENV_VAR = "HEX_BOT_TOKEN"
+
 COMMANDS = {
     "random": "play uniformly random legal moves (smoke and load testing)",
     "play": "play with a model: agent(board, action_set) from clients.models.NAME or NAME.py",
@@ -54,8 +56,9 @@ def _add_common(parser: argparse.ArgumentParser, command: str) -> None:
     parser.add_argument("--move-delay", type=_non_negative, default=0.1,
                         help="seconds to wait before each move (default 0.1)")
     if command == "random":
-        parser.add_argument("--model-name", default="random_client",
-                            help="label shown to others for this bot (default random_client)")
+        parser.add_argument("--model-name", default=None,
+                            help="label shown to others for this bot (default random_client; with --bot-token, "
+                                 "the token's)")
     elif command == "engine":
         parser.add_argument("--model-name", default=None,
                             help="label shown to others (default: the engine's answer to 'name')")
@@ -82,6 +85,19 @@ def _add_common(parser: argparse.ArgumentParser, command: str) -> None:
                         help="who opens odd games when this client creates the slot (default: red, -1)")
     if command in ("play", "gui"):
         _add_budget(parser)
+    competitive = parser.add_argument_group(
+        "competitive play (extensions of this arena; pairs only with clients asking for the same)")
+    competitive.add_argument("--swap", action="store_true",
+                             help="play with the swap rule: the second player may swap the first stone")
+    competitive.add_argument("--time-per-move", type=int, default=None, metavar="SECONDS",
+                             help="clock: at most SECONDS for every move")
+    competitive.add_argument("--time-base", type=int, default=None, metavar="SECONDS",
+                             help="clock: SECONDS for the whole game per player (with --time-increment)")
+    competitive.add_argument("--time-increment", type=int, default=None, metavar="SECONDS",
+                             help="clock: SECONDS added after each move (Fischer; needs --time-base)")
+    competitive.add_argument("--bot-token", default=os.environ.get(BOT_TOKEN_ENV_VAR) or None,
+                             help=f"operator-issued bot token: verified identity, rated games "
+                                  f"(default ${BOT_TOKEN_ENV_VAR})")
 
 
 def _positive_int(text: str) -> int:
@@ -218,21 +234,28 @@ def _has_pygame() -> bool:
 
 def options_from(args: argparse.Namespace) -> Options:
     username = args.username
-    if username is None and args.command != "random":
+    # With a bot token the server fills in the token's username (and, for the
+    # random client, its model name); only labels given explicitly are checked.
+    if username is None and args.command != "random" and not getattr(args, "bot_token", None):
         username = default_username()
     if args.command == "house":
         return Options(command="house", server=args.server, seed=args.seed, move_delay=args.move_delay,
                        model_name=args.model_name, username=username or None, keep_slot=True,
                        replay_log=args.replay_log, reconnect_window=args.reconnect_window,
                        iterations=args.iterations, think_time=args.think_time, keep_on_disconnect=False)
+    model_name = args.model_name
+    if model_name is None and not args.bot_token and args.command == "random":
+        model_name = "random_client"
     return Options(
         command=args.command, server=args.server, board_size=args.board_size, series_length=args.series_length,
-        seed=args.seed, move_delay=args.move_delay, model_name=args.model_name, username=username or None,
+        seed=args.seed, move_delay=args.move_delay, model_name=model_name, username=username or None,
         keep_slot=args.keep_slot, slot_id=args.slot_id, reconnect_token=args.reconnect_token,
         replay_log=args.replay_log, reconnect_window=args.reconnect_window, first_player=args.first_player,
         iterations=getattr(args, "iterations", None), think_time=getattr(args, "think_time", None),
         engine_cmd=getattr(args, "cmd", None), engine_black=getattr(args, "black", "blue"),
         engine_timeout=getattr(args, "engine_timeout", 60.0), engine_time_left=getattr(args, "time_left", None),
+        swap=args.swap, time_per_move=args.time_per_move, time_base=args.time_base,
+        time_increment=args.time_increment, bot_token=args.bot_token,
     )
 
 
@@ -273,6 +296,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_INTERRUPTED
     if getattr(args, "reconnect_token", None) is not None and args.slot_id is None:
         parser.error("--reconnect-token needs --slot-id")
+    per_move, base, increment = (getattr(args, name, None) for name in ("time_per_move", "time_base",
+                                                                        "time_increment"))
+    if per_move is not None and (base is not None or increment is not None):
+        parser.error("choose either --time-per-move or --time-base (with --time-increment)")
+    if increment is not None and base is None:
+        parser.error("--time-increment needs --time-base")
     options = options_from(args)
     try:
         if args.command == "house":

@@ -89,16 +89,27 @@ class SeatRequest:
     slot_id: int | None = None
     token: str | None = None
     first_player: int | None = None
+    # Opt-in extensions of this arena; unset ones are not sent, so a plain
+    # request is exactly the reference's.
+    swap: bool = False
+    time_per_move: int | None = None
+    time_base: int | None = None
+    time_increment: int | None = None
+    bot_token: str | None = None
 
     def path_and_params(self) -> tuple[str, dict[str, Any]]:
         if self.token is not None:
             return "/ws/reconnect", {"slot_id": self.slot_id, "token": self.token}
         if self.slot_id is not None:
             return "/ws/join-slot", {"slot_id": self.slot_id, "model_name": self.model_name,
-                                     "username": self.username}
+                                     "username": self.username, "swap": 1 if self.swap else None,
+                                     "time_per_move": self.time_per_move, "time_base": self.time_base,
+                                     "time_increment": self.time_increment, "bot_token": self.bot_token}
         return "/ws/matchmake", {"board_size": self.board_size, "series_length": self.series_length,
                                  "model_name": self.model_name, "username": self.username,
-                                 "first_player": self.first_player}
+                                 "first_player": self.first_player, "swap": 1 if self.swap else None,
+                                 "time_per_move": self.time_per_move, "time_base": self.time_base,
+                                 "time_increment": self.time_increment, "bot_token": self.bot_token}
 
 
 class ConnectionEndedError(Exception):
@@ -262,6 +273,10 @@ class ArenaClient:
 
     async def send_move(self, q: int, r: int) -> bool:
         return await self.send("move", {"q": q, "r": r})
+
+    async def send_swap(self) -> bool:
+        """The swap-pieces answer to the first stone (swap games only)."""
+        return await self.send("swap")
 
     async def keep_slot(self) -> bool:
         return await self.send("keep_slot")

@@ -8,6 +8,7 @@ than letting the two boards drift apart silently.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,19 @@ def _labels(raw: Any) -> dict[int, str]:
             if player in rules.PLAYERS and isinstance(value, str):
                 labels[player] = value
     return labels
+
+
+def _labels_any(raw: dict[str, Any]) -> dict[int, Any]:
+    """``{"-1": x, "1": y}`` → ``{-1: x, 1: y}`` for integer values, ignoring junk."""
+    out: dict[int, Any] = {}
+    for key, value in raw.items():
+        try:
+            player = int(key)
+        except (TypeError, ValueError):
+            continue
+        if player in rules.PLAYERS and _strict_int(value):
+            out[player] = value
+    return out
 
 
 def _strict_int(value: Any) -> bool:
@@ -56,6 +70,20 @@ class ViewSnapshot:
     game_winner: int | None = None
     series_winner: int | None = None
     status: str = ""
+    swap_rule: bool = False
+    remaining_ms: dict[int, int] = field(default_factory=dict)
+    clock_running: int | None = None
+    time_control: str = ""
+    # time.monotonic() when remaining_ms arrived, so a display can count down.
+    clock_received: float = 0.0
+
+    @property
+    def can_swap(self) -> bool:
+        """Our turn, in a swap game, right after the opponent's first stone."""
+        if not (self.my_turn and self.swap_rule and self.move_count == 1):
+            return False
+        stones = [cell for row in self.cells for cell in row if cell]
+        return len(stones) == 1 and stones[0] != self.player
 
     @property
     def my_turn(self) -> bool:
@@ -91,6 +119,12 @@ class GameView:
         # Bumped whenever a resumed connection may have lost a sent move, so
         # the player decides again even though the move count did not change.
         self.epoch = 0
+        # Opt-in extensions, as the server announced them for this series.
+        self.swap_rule = False
+        self.remaining_ms: dict[int, int] = {}
+        self.clock_running: int | None = None
+        self.clock_received = 0.0
+        self.time_control = ""
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -109,9 +143,12 @@ class GameView:
         return self.board.rows()
 
     def action_set(self) -> list[tuple[int, int]]:
-        """Legal ``(row, col)`` moves."""
+        """Legal ``(row, col)`` moves; in a swap game, when we may swap, also
+        ``rules.SWAP_ACTION`` (last), so models of plain games see no change."""
         assert self.board is not None
-        return rules.legal_actions(self.board)
+        if not self.swap_rule or self.player is None:
+            return rules.legal_actions(self.board)
+        return rules.legal_actions_with_swap(self.board, self.player, self.current_turn, True, self.move_count)
 
     def snapshot(self) -> ViewSnapshot:
         cells = tuple(tuple(row) for row in self.board.cells) if self.board is not None else ()
@@ -122,8 +159,26 @@ class GameView:
             last_move=self.last_move, wins=(self.wins[rules.RED], self.wins[rules.BLUE]),
             player_models=dict(self.player_models), player_usernames=dict(self.player_usernames),
             waiting=self.waiting, paused=self.paused, game_winner=self.game_winner,
-            series_winner=self.series_winner, status=self.status,
+            series_winner=self.series_winner, status=self.status, swap_rule=self.swap_rule,
+            remaining_ms=dict(self.remaining_ms), clock_running=self.clock_running, time_control=self.time_control,
+            clock_received=self.clock_received,
         )
+
+    def _clock(self, payload: dict[str, Any]) -> None:
+        """Remaining times (games with a clock only; absent keys change nothing)."""
+        remaining = payload.get("remaining_ms")
+        if isinstance(remaining, dict):
+            self.remaining_ms = {p: int(ms) for p, ms in _labels_any(remaining).items()}
+            self.clock_received = time.monotonic()
+            running = payload.get("clock_running")
+            self.clock_running = running if running in rules.PLAYERS else None
+        control = payload.get("time_control")
+        if isinstance(control, dict):
+            if control.get("kind") == "per_move":
+                self.time_control = f"{control.get('per_move_ms', 0) / 1000:g}s per move"
+            else:
+                self.time_control = (f"{control.get('base_ms', 0) / 1000:g}s + "
+                                     f"{control.get('increment_ms', 0) / 1000:g}s")
 
     # -- updates ---------------------------------------------------------------------------
 
@@ -200,6 +255,8 @@ class GameView:
         self.paused = False
         self.game_winner = None
         self.series_winner = None
+        self.swap_rule = payload.get("swap") is True
+        self._clock(payload)
         self.status = f"game {self.game_number} started; {rules.color_of(first)} moves first"
 
     def _on_move(self, payload: dict[str, Any]) -> None:
@@ -226,7 +283,29 @@ class GameView:
             self.current_turn = payload["next_turn"]
         else:
             self.current_turn = None if winner is not None else rules.opponent(player)
+        self._clock(payload)
         self.status = f"{rules.color_of(player)} played q={q} r={r}"
+
+    def _on_swap(self, payload: dict[str, Any]) -> None:
+        """The swap-pieces answer: checked with the same rules, then applied."""
+        player = payload.get("player")
+        if self.board is None:
+            raise ProtocolViolationError("server announced a swap before any game started")
+        if player not in rules.PLAYERS or isinstance(player, bool):
+            raise ProtocolViolationError(f"server announced a swap by unknown player {player!r}")
+        if rules.check_swap(self.board, player, player, True, self.move_count) is not None:
+            raise ProtocolViolationError("server announced a swap the rules do not allow here")
+        board, _, new = rules.swap_pieces(self.board, player)
+        if (payload.get("q"), payload.get("r")) != new:
+            raise ProtocolViolationError(f"server announced a swap to {payload.get('q')},{payload.get('r')}; "
+                                         f"the mirrored stone is at {new}")
+        self.board = board
+        self.move_count += 1
+        self.last_move = new
+        next_turn = payload.get("next_turn")
+        self.current_turn = next_turn if next_turn in rules.PLAYERS else rules.opponent(player)
+        self._clock(payload)
+        self.status = f"{rules.color_of(player)} swapped: the first stone is now theirs at q={new[0]} r={new[1]}"
 
     def _on_game_over(self, payload: dict[str, Any]) -> None:
         winner = payload.get("winner")
@@ -254,6 +333,8 @@ class GameView:
         self._seat(payload)
         self.epoch += 1
         self._from_slot_snapshot(payload.get("slot") if isinstance(payload.get("slot"), dict) else {})
+        self.swap_rule = payload.get("swap") is True
+        self._clock(payload)
         self.status = f"resumed slot {self.slot_id} at move {self.move_count}"
 
     def _on_watching(self, payload: dict[str, Any]) -> None:

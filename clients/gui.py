@@ -192,6 +192,23 @@ def draw_board(surface: pygame.Surface, snapshot: ViewSnapshot, layout: BoardLay
     surface.blit(corner, corner.get_rect(center=(x0 - layout.radius * 1.55, y0 - layout.radius * 1.55)))
 
 
+def _clock_text(snapshot: ViewSnapshot) -> str:
+    """Remaining times in clock games ("" otherwise); the running clock is marked."""
+    if not snapshot.remaining_ms:
+        return ""
+    parts = []
+    for player in rules.PLAYERS:
+        ms = snapshot.remaining_ms.get(player, 0)
+        mark = ""
+        if snapshot.clock_running == player and snapshot.game_winner is None and not snapshot.paused:
+            # Count the running clock down locally between server messages.
+            ms = max(0, ms - int((time.monotonic() - snapshot.clock_received) * 1000))
+            mark = "*"
+        seconds = -(-ms // 1000)  # whole seconds left, rounded up as clocks show them
+        parts.append(f"{rules.color_of(player)} {seconds // 60}:{seconds % 60:02d}{mark}")
+    return "   clock: " + "  ".join(parts)
+
+
 def panel_lines(snapshot: ViewSnapshot, model_name: str, banner: str = "") -> list[tuple[str, tuple[int, int, int]]]:
     """The text shown under the board, line by line."""
     if snapshot.player is not None:
@@ -213,13 +230,13 @@ def panel_lines(snapshot: ViewSnapshot, model_name: str, banner: str = "") -> li
     else:
         turn = f"turn: {_label(snapshot.current_turn, snapshot)}"
         if snapshot.my_turn and model_name == HUMAN:
-            turn += " - click an empty cell"
+            turn += " - click an empty cell" + (" or press S to swap" if snapshot.can_swap else "")
     slot = snapshot.slot_id if snapshot.slot_id is not None else "-"
     score = f"red {snapshot.wins[0]} - {snapshot.wins[1]} blue"
     lines = [
         (f"model: {model_name}   you: {me}   slot: {slot}   game {snapshot.game_number or '-'} "
          f"(best of {snapshot.series_length})   score: {score}", TEXT),
-        (f"{turn}   move {snapshot.move_count}", TEXT),
+        (f"{turn}   move {snapshot.move_count}" + _clock_text(snapshot), TEXT),
         (f"red: {red_label}  connects left-right      blue: {blue_label}  connects top-bottom", MUTED_TEXT),
         (banner or snapshot.status, ERROR_TEXT if banner.startswith("error") else MUTED_TEXT),
     ]
@@ -313,6 +330,8 @@ class GuiApp:
                 self.running = False
             elif event.key == pygame.K_SPACE:
                 self._held = None
+            elif event.key == pygame.K_s:
+                self.swap()
         elif event.type == pygame.MOUSEMOTION:
             self.hover = pixel_to_cell(self.layout, *event.pos)
         elif event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
@@ -330,6 +349,13 @@ class GuiApp:
         q, r = cell
         if snapshot.at(q, r) == rules.EMPTY:
             human.submit(q, r)
+
+    def swap(self) -> None:
+        """The S key: in a swap game, answer the opponent's first stone with a swap (human model only)."""
+        human = self.session.human
+        if human is None or self._holding() or not self.session.snapshot().can_swap:
+            return
+        human.submit(*rules.SWAP_ACTION)
 
     # -- output -------------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from games import rules
 # two boards disagree; retrying a few times covers a race, not a real split.
 MAX_CONSECUTIVE_REJECTIONS = 3
 PAUSED_REASON = rules.REASON_PAUSED
+TIMEOUT_REASON = "Time limit exceeded"  # clock games only (an extension of this arena)
 
 
 class Decider(Protocol):
@@ -48,7 +49,11 @@ class RandomDecider:
 
     async def decide(self, view: GameView) -> tuple[int, int]:
         assert view.board is not None
-        return self.rng.choice(sorted(view.board.empty_cells()))
+        cells = sorted(view.board.empty_cells())
+        if rules.SWAP_ACTION in view.action_set():
+            # In swap games the swap is one more choice (``SWAP_ACTION`` reads the same as (q, r)).
+            cells.append(rules.SWAP_ACTION)
+        return self.rng.choice(cells)
 
 
 class ModelDecider:
@@ -77,6 +82,8 @@ class ModelDecider:
         assert view.player is not None
         self.replay.decision(view.game_number, view.move_count, view.player, board_before, len(actions),
                              (row, col), q=col, r=row)
+        if (row, col) == rules.SWAP_ACTION:
+            return rules.SWAP_ACTION
         return col, row
 
 
@@ -105,6 +112,10 @@ class HumanDecider:
             self.clicks.get_nowait()
         while True:
             q, r = await self.clicks.get()
+            if (q, r) == rules.SWAP_ACTION:
+                if rules.SWAP_ACTION in view.action_set():
+                    return rules.SWAP_ACTION
+                continue
             if view.board.in_bounds(q, r) and view.board.is_empty(q, r):
                 assert view.player is not None
                 self.replay.decision(view.game_number, view.move_count, view.player, view.model_board(),
@@ -195,8 +206,12 @@ class SeriesRunner:
         if not self.view.my_turn or self.view.turn_key() != self._decision_key:
             return
         self._sent_key = self._decision_key
-        self._last_sent = {"q": q, "r": r}
         # A failed send is not fatal: the resumed snapshot bumps the epoch and we decide again.
+        if (q, r) == rules.SWAP_ACTION:
+            self._last_sent = {"swap": True}
+            await self.client.send_swap()
+            return
+        self._last_sent = {"q": q, "r": r}
         await self.client.send_move(q, r)
 
     # -- receiving ---------------------------------------------------------------------------
@@ -224,6 +239,9 @@ class SeriesRunner:
                                      message.get("r"), message.get("next_turn"))
             if message.get("player") == view.player and view.board is not None:
                 self.replay.board_snapshot("after_own_move", view.game_number, view.move_count, view.model_board())
+        elif kind == "swap":
+            self._rejections = 0
+            self.say(view.status)
         elif kind == "game_over":
             self.say(view.status)
         elif kind == "move_rejected":
@@ -291,6 +309,10 @@ class SeriesRunner:
         self._sent_key = None
         if reason == PAUSED_REASON:
             self.view.paused = True
+            return None
+        if reason == TIMEOUT_REASON:
+            # Our move came after our clock ran out; game_over (timeout) already said so.
+            self.say("move too late: the game was lost on time")
             return None
         self._rejections += 1
         if self._rejections >= MAX_CONSECUTIVE_REJECTIONS:

@@ -51,11 +51,18 @@ class Options:
     engine_black: str = "blue"
     engine_timeout: float = 60.0
     engine_time_left: float | None = None
+    swap: bool = False
+    time_per_move: int | None = None
+    time_base: int | None = None
+    time_increment: int | None = None
+    bot_token: str | None = None
 
     def seat_request(self) -> SeatRequest:
         return SeatRequest(board_size=self.board_size, series_length=self.series_length,
                            model_name=self.model_name or None, username=self.username or None,
-                           slot_id=self.slot_id, token=self.reconnect_token, first_player=self.first_player)
+                           slot_id=self.slot_id, token=self.reconnect_token, first_player=self.first_player,
+                           swap=self.swap, time_per_move=self.time_per_move, time_base=self.time_base,
+                           time_increment=self.time_increment, bot_token=self.bot_token or None)
 
 
 def clean_label(text: str | None) -> str | None:
@@ -164,7 +171,11 @@ class Session:
         self.replay.session_start(options.command, options.model_name, self.client.server,
                                   {"board_size": options.board_size, "series_length": options.series_length,
                                    "slot_id": options.slot_id, "keep_slot": options.keep_slot,
-                                   "resume": options.reconnect_token is not None})
+                                   "resume": options.reconnect_token is not None, "swap": options.swap,
+                                   "time_per_move": options.time_per_move, "time_base": options.time_base,
+                                   "time_increment": options.time_increment,
+                                   # Whether, never which: the token is a secret.
+                                   "verified": options.bot_token is not None})
         if self.human is not None:
             self.human.bind()
         try:

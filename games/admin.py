@@ -34,7 +34,7 @@ class SeriesAdmin(admin.ModelAdmin):
     list_display = ("id", "slot_id", "status", "board_size", "series_length", "player_1_model", "player_1_username",
                     "player_2_model", "player_2_username", "player_1_wins", "player_2_wins", "winner", "completed_at",
                     "page")
-    list_filter = ("status", "board_size", "series_length")
+    list_filter = ("status", "board_size", "series_length", "rated", "swap", "time_control")
     search_fields = ("player_1_model", "player_2_model", "player_1_username", "player_2_username")
     readonly_fields = ("final_board_drawing",)
     exclude = ("final_board",)
@@ -54,7 +54,7 @@ class MoveInline(admin.TabularInline):
     model = Move
     extra = 0
     can_delete = False
-    fields = ("number", "player", "q", "r", "created_at")
+    fields = ("number", "player", "kind", "q", "r", "created_at")
     readonly_fields = fields
 
 
@@ -67,7 +67,7 @@ class GameAdmin(admin.ModelAdmin):
                      "series__player_2_username")
     list_select_related = ("series",)
     readonly_fields = ("board_drawing",)
-    exclude = ("board",)
+    exclude = ("board", "clock_ms")
     inlines = [MoveInline]
 
     @admin.display(description="page")
@@ -81,8 +81,8 @@ class GameAdmin(admin.ModelAdmin):
 
 @admin.register(Move)
 class MoveAdmin(admin.ModelAdmin):
-    list_display = ("id", "game", "number", "player", "q", "r", "created_at")
-    list_filter = ("player", "game__series__board_size")
+    list_display = ("id", "game", "number", "player", "kind", "q", "r", "created_at")
+    list_filter = ("player", "kind", "game__series__board_size")
     search_fields = ("game__series__player_1_model", "game__series__player_2_model",
                      "game__series__player_1_username", "game__series__player_2_username")
     list_select_related = ("game",)

@@ -34,6 +34,14 @@ class Series(models.Model):
     player_1_username = models.CharField(max_length=80, blank=True)
     player_2_username = models.CharField(max_length=80, blank=True)
     final_board = models.JSONField(null=True, blank=True)
+    # Opt-in competitive options (matchmaking swap=1 / time controls); empty
+    # time_control means no clock, exactly the reference's behaviour.
+    swap = models.BooleanField(default=False)
+    time_control = models.CharField(max_length=40, blank=True)
+    # Identities proven with a bot token; a series is rated when both are.
+    player_1_verified = models.BooleanField(default=False)
+    player_2_verified = models.BooleanField(default=False)
+    rated = models.BooleanField(default=False, db_index=True)
     final_snapshot = models.JSONField(null=True, blank=True)
     started_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -63,11 +71,15 @@ class Series(models.Model):
     def username_of(self, player: int) -> str:
         return self.player_1_username if player == rules.RED else self.player_2_username
 
+    def verified_of(self, player: int) -> bool:
+        return self.player_1_verified if player == rules.RED else self.player_2_verified
+
 
 class Game(models.Model):
     class EndReason(models.TextChoices):
         CONNECTED_SIDES = "connected_sides", "connected sides"
         RESIGNATION = "resignation", "resignation"
+        TIMEOUT = "timeout", "timeout"
 
     series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="games")
     number = models.PositiveSmallIntegerField()
@@ -78,6 +90,12 @@ class Game(models.Model):
     move_count = models.PositiveIntegerField(default=0)
     board = models.JSONField()
     last_move = models.JSONField(null=True, blank=True)
+    # Clock of the player to move (see matchmaking.clock): remaining ms per
+    # player ("-1"/"1") as of turn_started_at, and the deadline the sweeper
+    # and every access enforce. No deadline: no clock, or paused.
+    clock_ms = models.JSONField(null=True, blank=True)
+    turn_started_at = models.DateTimeField(null=True, blank=True)
+    turn_deadline = models.DateTimeField(null=True, blank=True, db_index=True)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -97,9 +115,16 @@ class Game(models.Model):
 
 
 class Move(models.Model):
+    class Kind(models.TextChoices):
+        PLACE = rules.MOVE_KIND_PLACE, "place a stone"
+        # Swap-pieces (SGF ``swap-pieces``): q, r is the swapper's new stone,
+        # the mirror (r, q) of the first move's stone, which it replaces.
+        SWAP = rules.MOVE_KIND_SWAP, "swap pieces"
+
     game = models.ForeignKey(Game, on_delete=models.CASCADE, related_name="moves")
     number = models.PositiveIntegerField(help_text="1-based ply within the game")
     player = models.SmallIntegerField()
+    kind = models.CharField(max_length=5, choices=Kind.choices, default=Kind.PLACE)
     q = models.PositiveSmallIntegerField()
     r = models.PositiveSmallIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
@@ -108,9 +133,15 @@ class Move(models.Model):
         ordering = ["game_id", "number"]
         constraints = [
             models.UniqueConstraint(fields=["game", "number"], name="move_number_unique_in_game"),
-            models.UniqueConstraint(fields=["game", "q", "r"], name="move_cell_unique_in_game"),
+            # Among placements after the first. A swap (kind "swap") takes the first
+            # stone off the board, so its cell may be played again later, and a
+            # swap on the long diagonal re-colours that very cell.
+            models.UniqueConstraint(fields=["game", "q", "r"], condition=models.Q(kind="place", number__gt=1),
+                                    name="move_cell_unique_in_game"),
             models.CheckConstraint(condition=models.Q(player__in=rules.PLAYERS), name="move_player_valid"),
         ]
 
     def __str__(self) -> str:
+        if self.kind == self.Kind.SWAP:
+            return f"{rules.color_of(self.player)} swap -> ({self.q}, {self.r})"
         return f"{rules.color_of(self.player)} ({self.q}, {self.r})"

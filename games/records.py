@@ -12,12 +12,14 @@ SGF mapping (the Hex dialect HexGui reads, ``FF[4]GM[11]SZ[n]``):
   neighbour, ``a2`` the cell below it;
 * ``PB``/``PW`` name blue/red (``model (username)``), ``DT`` is the date the
   game started, ``RE`` the result (``B+``/``W+``, ``B+R``/``W+R`` after a
-  resignation; absent while the game runs), ``PL`` who opens, ``GN`` the
-  series and game number.
+  resignation, ``B+T``/``W+T`` on time; absent while the game runs), ``PL``
+  who opens, ``GN`` the series and game number;
+* a swap (swap rule games) is the second move ``B[swap-pieces]`` or
+  ``W[swap-pieces]``: the first stone is replaced by the swapper's stone
+  mirrored across the long diagonal, as HexGui plays it.
 
-A move has a ``kind``. Only ``place`` exists today; a special move (the swap
-rule's ``swap-pieces``, say) is one more entry in ``SPECIAL_MOVES``, which maps
-a kind to its SGF value and back, plus its effect in ``position_after``.
+A move has a ``kind``: ``place``, or a special move listed in
+``SPECIAL_MOVES`` (SGF value) with its effect in ``_apply``.
 """
 
 from __future__ import annotations
@@ -32,14 +34,16 @@ from games import rules
 
 JSON_FORMAT = 1
 PLACE = "place"
-#: SGF values of special (non-placing) move kinds; empty until a rule needs one.
-SPECIAL_MOVES: dict[str, str] = {}
+#: SGF values of special (non-placing) move kinds: the swap rule's swap-pieces
+#: (HexGui's name). Stored swaps keep the new, mirrored stone in q and r.
+SPECIAL_MOVES: dict[str, str] = {rules.MOVE_KIND_SWAP: "swap-pieces"}
 
 STATUS_RUNNING = "running"
 STATUS_FINISHED = "finished"
 STATUS_ABANDONED = "abandoned"
 REASON_CONNECTED = "connected_sides"
 REASON_RESIGNATION = "resignation"
+REASON_TIMEOUT = "timeout"
 
 SGF_COLOR = {rules.BLUE: "B", rules.RED: "W"}
 SGF_PLAYER = {"B": rules.BLUE, "W": rules.RED}
@@ -132,7 +136,7 @@ class GameRecord:
         board = rules.Board(self.board_size)
         yield rules.Board.from_rows(board.rows())
         for move in self.moves:
-            _apply(board, move)
+            board = _apply(board, move)
             yield rules.Board.from_rows(board.rows())
 
     def position_after(self, count: int) -> rules.Board:
@@ -140,7 +144,7 @@ class GameRecord:
         count = max(0, min(count, len(self.moves)))
         board = rules.Board(self.board_size)
         for move in self.moves[:count]:
-            _apply(board, move)
+            board = _apply(board, move)
         return board
 
     def validate(self) -> GameRecord:
@@ -159,7 +163,9 @@ class GameRecord:
                 raise RecordError(f"move {index} is by {move.player}, but {turn} was to play")
             if board.winner is not None:
                 raise RecordError(f"move {index} comes after the game was won")
-            _apply(board, move)
+            if move.kind == rules.MOVE_KIND_SWAP and index != 2:
+                raise RecordError(f"move {index}: only the second move may swap")
+            board = _apply(board, move)
             turn = rules.opponent(turn)
         if self.winner is not None and self.winner not in rules.PLAYERS:
             raise RecordError(f"winner must be -1, 1 or null, not {self.winner!r}")
@@ -168,15 +174,25 @@ class GameRecord:
         return self
 
 
-def _apply(board: rules.Board, move: MoveRecord) -> None:
-    if move.kind != PLACE:
-        raise RecordError(f"move {move.number}: unsupported kind {move.kind!r}")
+def _apply(board: rules.Board, move: MoveRecord) -> rules.Board:
+    """The board after ``move`` (a swap returns a new board, a placement ``board`` itself)."""
     if move.player not in rules.PLAYERS:
         raise RecordError(f"move {move.number}: unknown player {move.player!r}")
+    if move.kind == rules.MOVE_KIND_SWAP:
+        try:
+            swapped, _, new = rules.swap_pieces(board, move.player)
+        except ValueError as exc:
+            raise RecordError(f"move {move.number}: {exc}") from None
+        if move.q is not None and (move.q, move.r) != new:
+            raise RecordError(f"move {move.number}: a swap to q={move.q}, r={move.r} does not mirror the first stone")
+        return swapped
+    if move.kind != PLACE:
+        raise RecordError(f"move {move.number}: unsupported kind {move.kind!r}")
     reason = rules.check_move(board, move.player, move.player, move.q, move.r)
     if reason is not None:
         raise RecordError(f"move {move.number} at q={move.q}, r={move.r}: {reason}")
     board.place(move.player, move.q, move.r)
+    return board
 
 
 # -- JSON --------------------------------------------------------------------------------
@@ -284,7 +300,7 @@ def _sgf_move_value(move: MoveRecord) -> str:
 def sgf_result(record: GameRecord) -> str | None:
     if record.winner not in rules.PLAYERS:
         return None
-    suffix = "R" if record.end_reason == REASON_RESIGNATION else ""
+    suffix = {REASON_RESIGNATION: "R", REASON_TIMEOUT: "T"}.get(record.end_reason, "")
     return f"{SGF_COLOR[record.winner]}+{suffix}"
 
 
@@ -429,7 +445,7 @@ def _record_from_nodes(nodes: list[list[tuple[str, list[str]]]]) -> GameRecord:
     result = root.get("RE", "")
     if result[:2] in ("B+", "W+"):
         winner = SGF_PLAYER[result[0]]
-        reason = REASON_RESIGNATION if result[2:].upper().startswith("R") else REASON_CONNECTED
+        reason = {"R": REASON_RESIGNATION, "T": REASON_TIMEOUT}.get(result[2:3].upper(), REASON_CONNECTED)
     first = SGF_PLAYER.get(root.get("PL", ""), moves[0].player if moves else rules.RED)
     series_id = game_number = series_length = None
     match = re.match(r"^Series (\d+), game (\d+) of best of (\d+)$", root.get("GN", ""))

@@ -235,3 +235,91 @@ def is_valid_series_length(value: int) -> bool:
 def legal_actions(board: Board) -> list[tuple[int, int]]:
     """Legal cells in the model convention ``(row, col)`` = ``(r, q)``."""
     return [(r, q) for q, r in board.empty_cells()]
+
+
+# -- swap rule (pie rule, "swap-pieces" form) ------------------------------------
+
+# Opted-in games only (matchmaking ``swap=1``): after the first stone the second
+# player may answer with a swap instead of a move. In the swap-pieces form
+# (PlayHex, HexGui's ``swap-pieces``) the first stone (q, r) is replaced by a
+# stone of the swapper's colour at (r, q), mirrored across the long diagonal:
+# the position is the one the swapper would face had they opened with the
+# mirrored stone. Ids, colours and goal sides never change, and the first
+# player moves next.
+MOVE_KIND_PLACE = "place"
+MOVE_KIND_SWAP = "swap"
+# The swap option in a model's ``action_set`` (row, col convention): a pair, so
+# models that sort or compare actions keep working, and never a cell.
+SWAP_ACTION = (-1, -1)
+
+REASON_SWAP_NOT_ALLOWED = "Swap is not allowed in this game"
+REASON_SWAP_TOO_LATE = "Swap is only allowed as the reply to the first stone"
+
+
+def swap_target(board: Board) -> tuple[int, int, int] | None:
+    """``(player, q, r)`` of the only stone on the board, or None when the
+    board does not hold exactly one stone."""
+    found: tuple[int, int, int] | None = None
+    for r, row in enumerate(board.cells):
+        for q, cell in enumerate(row):
+            if cell != EMPTY:
+                if found is not None:
+                    return None
+                found = (cell, q, r)
+    return found
+
+
+def check_swap(board: Board, player: int, current_turn: int | None, swap_allowed: bool,
+               moves_played: int = 1) -> str | None:
+    """Why ``player`` may not swap now, or None when the swap is legal.
+
+    ``moves_played`` counts the game's moves so far (a swap counts as one):
+    only the reply to the opening stone may swap, never a second time."""
+    if not swap_allowed:
+        return REASON_SWAP_NOT_ALLOWED
+    if board.winner is not None or current_turn is None:
+        return REASON_FINISHED
+    if player != current_turn:
+        return REASON_NOT_YOUR_TURN
+    target = swap_target(board)
+    if moves_played != 1 or target is None or target[0] == player:
+        return REASON_SWAP_TOO_LATE
+    return None
+
+
+def swap_pieces(board: Board, player: int) -> tuple[Board, tuple[int, int], tuple[int, int]]:
+    """Apply a legal swap by ``player`` (see ``check_swap``).
+
+    Returns the new board, the removed stone's ``(q, r)`` and the new
+    stone's ``(q, r)`` = ``(r, q)``.
+    """
+    target = swap_target(board)
+    if target is None or target[0] == player or player not in PLAYERS:
+        raise ValueError(REASON_SWAP_TOO_LATE)
+    _, q, r = target
+    swapped = Board(board.size)
+    swapped.place(player, r, q)
+    return swapped, (q, r), (r, q)
+
+
+def replay_moves(size: int, moves: Iterable[tuple[str, int, int, int]]) -> Board:
+    """The board after ``(kind, player, q, r)`` moves in play order, where a
+    ``swap`` move's ``(q, r)`` is the new (mirrored) stone."""
+    board = Board(size)
+    for kind, player, q, r in moves:
+        if kind == MOVE_KIND_SWAP:
+            board, _, new = swap_pieces(board, player)
+            if new != (q, r):
+                raise ValueError(f"swap to ({q}, {r}) does not mirror the first stone")
+        else:
+            board.place(player, q, r)
+    return board
+
+
+def legal_actions_with_swap(board: Board, player: int, current_turn: int | None, swap_allowed: bool,
+                            moves_played: int = 1) -> list[tuple[int, int]]:
+    """``legal_actions`` plus ``SWAP_ACTION`` (last) when ``player`` may swap."""
+    actions = legal_actions(board)
+    if swap_allowed and check_swap(board, player, current_turn, True, moves_played) is None:
+        actions.append(SWAP_ACTION)
+    return actions

@@ -40,7 +40,7 @@ def record_of(game: Game, moves: list[Move] | None = None) -> records.GameRecord
     return records.GameRecord(
         board_size=series.board_size,
         first_turn=game.first_turn,
-        moves=tuple(records.MoveRecord(m.number, m.player, m.q, m.r) for m in moves),
+        moves=tuple(records.MoveRecord(m.number, m.player, m.q, m.r, kind=m.kind) for m in moves),
         red=records.PlayerRecord(series.player_1_model, series.player_1_username),
         blue=records.PlayerRecord(series.player_2_model, series.player_2_username),
         winner=game.winner,

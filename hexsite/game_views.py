@@ -65,15 +65,16 @@ def game_context(game: Game, position: int | None, numbers: bool) -> dict[str, A
         return f"{reverse('game-page', args=[game.id])}?{urlencode(params)}"
 
     svg = board_svg(record.board_size, board.rows(), (last.q, last.r) if last else None, labels=True, cell_names=True,
-                    move_numbers={(m.q, m.r): m.number for m in shown} if numbers else None)
+                    move_numbers={(m.q, m.r): m.number for m in shown
+                                  if board.at(m.q, m.r) != rules.EMPTY} if numbers else None)
     moves = [{"number": m.number, "color": rules.color_of(m.player), "label": PLAYER_LABELS[m.player],
-              "cell": m.cell, "q": m.q, "r": m.r, "href": href(m.number), "current": m.number == at}
+              "cell": _notation(m), "q": m.q, "r": m.r, "href": href(m.number), "current": m.number == at}
              for m in record.moves]
     running = record.status == records.STATUS_RUNNING
     if last is None:
         position_text = "Start position"
     else:
-        position_text = f"After move {at} of {total}: {PLAYER_LABELS[last.player]} {last.cell}"
+        position_text = f"After move {at} of {total}: {PLAYER_LABELS[last.player]} {_notation(last)}"
     return {
         "game": game,
         "series": game.series,
@@ -174,3 +175,10 @@ def series_json(request: HttpRequest, series_id: int) -> HttpResponse:
     body = json.dumps({"series_id": series.id, "games": [records.to_json(r) for r in selectors.series_records(series)]},
                       indent=2) + "\n"
     return _download(body, "application/json", f"hex-series-{series.id}.json")
+
+
+def _notation(move: records.MoveRecord) -> str:
+    """``e5`` for a placement, ``swap → e2`` for a swap (its new stone)."""
+    if move.kind == rules.MOVE_KIND_SWAP:
+        return f"swap → {records.cell_name(move.q, move.r)}"
+    return move.cell or ""

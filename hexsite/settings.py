@@ -185,6 +185,13 @@ HEX_RATE_LIMIT_PER_SECOND = env.float("HEX_RATE_LIMIT_PER_SECOND", default=50.0)
 HEX_RATE_LIMIT_BURST = env.int("HEX_RATE_LIMIT_BURST", default=200)
 HEX_SWEEP_INTERVAL = env.float("HEX_SWEEP_INTERVAL", default=1.0)
 HEX_HEARTBEAT_INTERVAL = env.float("HEX_HEARTBEAT_INTERVAL", default=5.0)
+# Server-wide limit on one move in every game, clock or not (0: off, as in the
+# reference): a stalled bot then loses the game on time instead of holding a slot.
+HEX_MAX_MOVE_SECONDS = env.float("HEX_MAX_MOVE_SECONDS", default=0.0)
+if HEX_MAX_MOVE_SECONDS < 0:
+    raise ImproperlyConfigured("HEX_MAX_MOVE_SECONDS must be 0 (off) or positive.")
+# 1: a game clock stops while the player to move is disconnected (default: it runs on).
+HEX_CLOCK_PAUSE_ON_DISCONNECT = env.bool("HEX_CLOCK_PAUSE_ON_DISCONNECT", default=False)
 # public | staff | off
 HEX_OVERVIEW = env.str("HEX_OVERVIEW", default="public").lower()
 if HEX_OVERVIEW not in ("public", "staff", "off"):

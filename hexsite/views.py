@@ -22,6 +22,8 @@ from django.utils.timesince import timesince
 
 from games import rules
 from hexsite.board_svg import board_svg
+from hexsite.rating_svg import rating_chart
+from matchmaking.clock import TimeControl
 from matchmaking.selectors import overview_counts, overview_slots, waiting_house_bots
 from matchmaking.snapshots import list_slot_snapshots
 from stats import selectors as stats_selectors
@@ -97,6 +99,7 @@ def slot_card(snap: dict[str, Any]) -> dict[str, Any]:
             "wins": snap["player_1_wins"] if player == rules.RED else snap["player_2_wins"],
             "to_move": snap["current_turn"] == player and snap["winner"] is None and snap["series_winner"] is None,
             "series_winner": snap["series_winner"] == player,
+            "verified": player in snap.get("verified_players", ()),
         })
     turn = None
     if snap["series_winner"] is not None:
@@ -128,7 +131,20 @@ def slot_card(snap: dict[str, Any]) -> dict[str, Any]:
         "svg": svg,
         "game_href": reverse("game-page", args=[snap["game_id"]]) if snap.get("game_id") else None,
         "spectators": snap.get("spectators", 0),
+        "option_tags": _option_tags(snap),
+        "swapped": bool(snap.get("swapped")),
     }
+
+
+def _option_tags(snap: dict[str, Any]) -> list[str]:
+    """Short labels of a slot's opt-in rules (swap, clock) for its card."""
+    tags = []
+    if snap.get("swap_rule"):
+        tags.append("swap rule")
+    control = TimeControl.from_code(snap.get("time_control") or "")
+    if control is not None:
+        tags.append(f"clock: {control.describe()}")
+    return tags
 
 
 def overview_context(slot_ids: list[int] | None = None) -> dict[str, Any]:
@@ -305,8 +321,8 @@ def _ago(moment: Any) -> str | None:
     return f"{timesince(moment).split(',')[0]} ago"
 
 
-def _player_cell(model: str | None, username: str | None) -> dict[str, str | None]:
-    return {"model": model or "unknown", "username": username}
+def _player_cell(model: str | None, username: str | None) -> dict[str, Any]:
+    return {"model": model or "unknown", "username": username, "verified": False}
 
 
 def statistics_page(request: HttpRequest) -> HttpResponse:
@@ -354,8 +370,19 @@ def statistics_page(request: HttpRequest) -> HttpResponse:
             "winner_label": PLAYER_LABELS.get(match["winner"]),
         })
 
+    histories = stats_selectors.rating_histories(board_size)
+    ratings = [{**row, "chart": rating_chart(histories.get((row["model_name"], row["username"]), []))}
+               for row in data["ratings"]]
+    verified = stats_selectors.verified_identities()
+    for match in recent:
+        match["red"]["verified"] = (match["player_1_model"], match["player_1_username"] or "") in verified
+        match["blue"]["verified"] = (match["player_2_model"], match["player_2_username"] or "") in verified
+    for row in rows:
+        row["verified"] = (row["model_name"], row["username"] or "") in verified
+
     context = {
         "stats": data,
+        "ratings": ratings,
         "totals": data["totals"],
         "rows": rows,
         "columns": columns,

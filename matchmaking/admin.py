@@ -1,8 +1,12 @@
-from django.contrib import admin
+from typing import Any
+
+from django.contrib import admin, messages
+from django.http import HttpRequest
 from django.utils.html import format_html
 
 from games.board_text import board_to_text
-from matchmaking.models import Seat, ServerProcess, Slot
+from matchmaking.models import BotToken, Seat, ServerProcess, Slot
+from matchmaking.services import hash_token, new_token
 
 
 class SeatInline(admin.TabularInline):
@@ -10,7 +14,8 @@ class SeatInline(admin.TabularInline):
     extra = 0
     can_delete = False
     # Never the token hash, nor the channel name.
-    fields = ("player", "model_name", "username", "origin", "client_ip", "connected", "reconnect_deadline")
+    fields = ("player", "model_name", "username", "verified", "origin", "client_ip", "connected",
+              "reconnect_deadline")
     readonly_fields = fields
 
 
@@ -32,9 +37,10 @@ class SlotAdmin(admin.ModelAdmin):
 
 @admin.register(Seat)
 class SeatAdmin(admin.ModelAdmin):
-    list_display = ("id", "slot", "player", "model_name", "username", "origin", "client_ip", "connected",
+    list_display = ("id", "slot", "player", "model_name", "username", "verified", "origin", "client_ip", "connected",
                     "reconnect_deadline")
-    list_filter = ("connected", "origin", "player", "slot__board_size", "slot__series_length", "slot__state")
+    list_filter = ("connected", "verified", "origin", "player", "slot__board_size", "slot__series_length",
+                   "slot__state")
     search_fields = ("model_name", "username")
     exclude = ("token_hash", "channel_name")
     readonly_fields = ("process_id",)
@@ -43,3 +49,38 @@ class SeatAdmin(admin.ModelAdmin):
 @admin.register(ServerProcess)
 class ServerProcessAdmin(admin.ModelAdmin):
     list_display = ("id", "hostname", "pid", "started_at", "last_beat")
+
+
+@admin.register(BotToken)
+class BotTokenAdmin(admin.ModelAdmin):
+    """Issue a token by adding one (it is shown once, then only its hash is
+    kept); revoke with the list action."""
+
+    list_display = ("id", "model_name", "username", "revoked", "created_at", "last_used_at", "note")
+    list_filter = ("revoked",)
+    search_fields = ("model_name", "username", "note")
+    fields = ("username", "model_name", "note", "revoked", "created_at", "last_used_at")
+    readonly_fields = ("created_at", "last_used_at")
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: BotToken | None = None) -> tuple[str, ...]:
+        # An identity is what a token proves: it never changes after issue.
+        if obj is not None:
+            return ("username", "model_name", *self.readonly_fields)
+        return self.readonly_fields
+
+    def save_model(self, request: HttpRequest, obj: BotToken, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        token = "hexbot_" + new_token()
+        obj.token_hash = hash_token(token)
+        super().save_model(request, obj, form, change)
+        messages.warning(request, format_html(
+            "Bot token for <b>{}</b> / <b>{}</b> (shown once, store it now): <code>{}</code>",
+            obj.model_name, obj.username, token))
+
+    @admin.action(description="Revoke selected bot tokens")
+    def revoke(self, request: HttpRequest, queryset: Any) -> None:
+        count = queryset.update(revoked=True)
+        messages.success(request, f"Revoked {count} bot token(s).")

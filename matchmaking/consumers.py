@@ -6,6 +6,7 @@ game state lives in the database, so any server process can serve any seat.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 import time
@@ -167,6 +168,8 @@ class SeatConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             outbox = await run_in_db(services.apply_move, identity.slot_id, identity.seat_id, self.channel_name, q, r)
         elif type_ == "resign":
             outbox = await run_in_db(services.resign, identity.slot_id, identity.seat_id, self.channel_name)
+        elif type_ == "swap":
+            outbox = await run_in_db(services.apply_swap, identity.slot_id, identity.seat_id, self.channel_name)
         elif type_ == "chat":
             outbox = await run_in_db(services.chat, identity.slot_id, identity.seat_id, self.channel_name,
                                      payload.get("message", ""))
@@ -204,24 +207,41 @@ class SeatConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         await self.send(text_data=proto.encode(msg))
 
 
+def bot_token(scope: dict[str, Any], query: proto.Query) -> str | None:
+    """The opt-in bot token: the ``bot_token`` query parameter (what clients of
+    the reference can add most easily) or an ``X-Hex-Bot-Token`` header."""
+    token = proto.bot_token(query)
+    if token is None:
+        for name, value in scope.get("headers", []):
+            if name == b"x-hex-bot-token" and value:
+                token = value.decode("latin1")
+    return token
+
+
 class MatchmakeConsumer(SeatConsumer):
-    """/ws/matchmake?board_size=&series_length=&model_name=&username=&first_player="""
+    """/ws/matchmake?board_size=&series_length=&model_name=&username=&first_player=
+    (extensions: &swap=1, &time_per_move= or &time_base=&time_increment=, &bot_token=)"""
 
     async def take_seat(self, query: proto.Query) -> Outbox:
         request = proto.parse_matchmake(query)
+        token = bot_token(self.scope, query)
+        if token != request.bot_token:
+            request = dataclasses.replace(request, bot_token=token)
         return await run_in_db(
             services.matchmake, request, client_ip(self.scope), self.channel_name, runtime.PROCESS_ID
         )
 
 
 class JoinSlotConsumer(SeatConsumer):
-    """/ws/join-slot?slot_id=&model_name=&username="""
+    """/ws/join-slot?slot_id=&model_name=&username= (extensions: &bot_token=, and the
+    slot's own &swap= / &time_per_move= / &time_base=&time_increment=)"""
 
     async def take_seat(self, query: proto.Query) -> Outbox:
         slot_id = query.int("slot_id")
+        options = proto.parse_options(query)
         return await run_in_db(
             services.join_slot, slot_id, query.label("model_name"), query.label("username"), client_ip(self.scope),
-            self.channel_name, runtime.PROCESS_ID,
+            self.channel_name, runtime.PROCESS_ID, bot_token(self.scope, query), options,
         )
 
 

@@ -34,6 +34,9 @@ class Slot(models.Model):
     board_size = models.PositiveSmallIntegerField(null=True, blank=True)
     series_length = models.PositiveSmallIntegerField(null=True, blank=True)
     first_player = models.SmallIntegerField(default=rules.RED)
+    # Options the creator asked for; only equal requests are paired.
+    swap = models.BooleanField(default=False)
+    time_control = models.CharField(max_length=40, blank=True)
     series = models.OneToOneField(Series, null=True, blank=True, on_delete=models.SET_NULL, related_name="slot")
     game = models.OneToOneField(Game, null=True, blank=True, on_delete=models.SET_NULL, related_name="slot")
     updated_at = models.DateTimeField(auto_now=True)
@@ -57,6 +60,8 @@ class Seat(models.Model):
     token_hash = models.CharField(max_length=64, unique=True)
     model_name = models.CharField(max_length=80, blank=True)
     username = models.CharField(max_length=80, blank=True)
+    # Connected with a valid bot token for exactly this model_name + username.
+    verified = models.BooleanField(default=False)
     origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.MATCHMAKE)
     client_ip = models.GenericIPAddressField(null=True, blank=True, db_index=True)
     connected = models.BooleanField(default=True)
@@ -94,3 +99,26 @@ class Watcher(models.Model):
 
     def __str__(self) -> str:
         return f"Spectator of slot {self.slot_id}"
+class BotToken(models.Model):
+    """An operator-issued proof of a bot identity (model name + username).
+
+    Only the token's SHA-256 is stored (like seat tokens); the plain token is
+    shown once when issued. A live token reserves its identity: nobody may
+    play under that model name and username without it.
+    """
+
+    username = models.CharField(max_length=80)
+    model_name = models.CharField(max_length=80)
+    token_hash = models.CharField(max_length=64, unique=True)
+    revoked = models.BooleanField(default=False, db_index=True)
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["username", "model_name", "-id"]
+        indexes = [models.Index(fields=["username", "model_name"], name="bottoken_identity")]
+
+    def __str__(self) -> str:
+        state = " (revoked)" if self.revoked else ""
+        return f"{self.model_name} / {self.username}{state}"

@@ -48,6 +48,7 @@ class MoveContext:
     series_id: int | None
     game_number: int
     series_winner: int | None
+    time_control: str  # "" when the game has no clock
     current_turn: int | None
     winner: int | None
     move_count: int
@@ -66,29 +67,29 @@ def _build_statements(vendor: str) -> dict[str, str]:
     s_state, s_game, s_series = _columns(Slot, "state", "game", "series")
     g_turn, g_winner, g_count, g_board, g_last, g_number = _columns(
         Game, "current_turn", "winner", "move_count", "board", "last_move", "number")
-    (r_winner,) = _columns(Series, "winner")
+    r_winner, r_control = _columns(Series, "winner", "time_control")
     se_slot, se_player, se_connected, se_channel, se_generation = _columns(
         Seat, "slot", "player", "connected", "channel_name", "generation")
-    m_game, m_number, m_player, m_q, m_r, m_created = _columns(Move, "game", "number", "player", "q", "r",
-                                                               "created_at")
+    m_game, m_number, m_player, m_kind, m_q, m_r, m_created = _columns(
+        Move, "game", "number", "player", "kind", "q", "r", "created_at")
     return {
         # The slot row is the lock every service takes; the outer joins may be empty.
         "context": (
             f"SELECT s.{s_state}, s.{s_game}, r.{r_winner}, g.{g_turn}, g.{g_winner}, g.{g_count}, g.{g_board}, "
             f"se.id, se.{se_player}, se.{se_connected}, se.{se_channel}, se.{se_generation}, "
-            f"s.{s_series}, g.{g_number} "
+            f"s.{s_series}, g.{g_number}, r.{r_control} "
             f"FROM {slot} s LEFT JOIN {game} g ON g.id = s.{s_game} "
             f"LEFT JOIN {series} r ON r.id = s.{s_series} "
             f"LEFT JOIN {seat} se ON se.{se_slot} = s.id WHERE s.id = %s{lock}"
         ),
         "insert_move": (
-            f"INSERT INTO {move} ({m_game}, {m_number}, {m_player}, {m_q}, {m_r}, {m_created}) "
-            f"VALUES (%s, %s, %s, %s, %s, %s)"
+            f"INSERT INTO {move} ({m_game}, {m_number}, {m_player}, {m_kind}, {m_q}, {m_r}, {m_created}) "
+            f"VALUES (%s, %s, %s, %s, %s, %s, %s)"
         ),
         # PostgreSQL only: both writes in one statement, one round trip fewer.
         "insert_move_update_game": (
-            f"WITH inserted AS (INSERT INTO {move} ({m_game}, {m_number}, {m_player}, {m_q}, {m_r}, {m_created}) "
-            f"VALUES (%s, %s, %s, %s, %s, %s)) "
+            f"WITH inserted AS (INSERT INTO {move} ({m_game}, {m_number}, {m_player}, {m_kind}, {m_q}, {m_r}, "
+            f"{m_created}) VALUES (%s, %s, %s, %s, %s, %s, %s)) "
             f"UPDATE {game} SET {g_count} = %s, {g_board} = %s{as_json}, {g_last} = %s{as_json}, {g_turn} = %s "
             f"WHERE id = %s"
         ),
@@ -126,9 +127,9 @@ def lock_for_move(slot_id: int) -> MoveContext | None:
         row[8]: SeatRow(id=row[7], player=row[8], connected=bool(row[9]), channel_name=row[10], generation=row[11])
         for row in rows if row[7] is not None
     }
-    series_id, game_number = rows[0][12:14]
+    series_id, game_number, time_control = rows[0][12:15]
     return MoveContext(slot_id=slot_id, state=state, game_id=game_id, series_id=series_id,
-                       game_number=game_number or 0, series_winner=series_winner,
+                       game_number=game_number or 0, series_winner=series_winner, time_control=time_control or "",
                        current_turn=turn, winner=winner, move_count=count or 0, board_json=board, seats=seats)
 
 
@@ -156,10 +157,11 @@ def place(context: MoveContext, board: rules.Board, player: int, q: int, r: int)
 
 
 def record_move(context: MoveContext, player: int, q: int, r: int, board: rules.Board, next_turn: int) -> None:
-    """Store an ordinary (not game-ending) move and ``board``, the position after it."""
+    """Store an ordinary move (a placement that ends nothing, in a game with no
+    clock) and ``board``, the position after it."""
     number = context.move_count + 1
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    move_row = [context.game_id, number, player, q, r, now]
+    move_row = [context.game_id, number, player, Move.Kind.PLACE.value, q, r, now]
     game_row = [number, json.dumps(board.cells), json.dumps([q, r]), next_turn, context.game_id]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

@@ -43,8 +43,20 @@ ERR_KEEP_SERIES_RUNNING = "Series is not over and opponent is still connected"
 ERR_SERVER_BUSY = "Server is busy; try again"
 # Extension (/ws/watch), not in the reference.
 ERR_WATCH_READ_ONLY = "Spectators are read-only; only ping is accepted"
+# Extensions (opt-in query parameters; never seen by a client that does not use them).
+ERR_BAD_SWAP = "Invalid swap value: use 0 or 1"
+ERR_TWO_TIME_CONTROLS = "Choose either time_per_move or time_base (with time_increment), not both"
+ERR_INCREMENT_WITHOUT_BASE = "time_increment needs time_base"
+ERR_BAD_BOT_TOKEN = "Invalid bot token"
+ERR_REVOKED_BOT_TOKEN = "Bot token has been revoked"
+ERR_BOT_TOKEN_MISMATCH = "This bot token belongs to a different model_name/username"
+ERR_IDENTITY_RESERVED = ("This model_name and username belong to a verified bot; "
+                         "connect with its bot_token or choose another name")
+ERR_SLOT_OPTIONS_DIFFER = ("This slot plays with other options (swap, time control); "
+                           "join it with the same query parameters")
+REASON_TIMEOUT = "Time limit exceeded"
 
-CLIENT_TYPES = frozenset({"hello", "move", "chat", "resign", "ping", "keep_slot"})
+CLIENT_TYPES = frozenset({"hello", "move", "chat", "resign", "ping", "keep_slot", "swap"})
 LABEL_MAX = 80
 CHAT_MAX = 500
 QUERY_MAX_BYTES = 4096
@@ -207,6 +219,48 @@ class MatchRequest:
     first_player: int
     model_name: str
     username: str
+    # Extensions; the defaults are the reference's behaviour.
+    swap: bool = False
+    time_control: str = ""
+    bot_token: str | None = None
+
+
+def _bounded_seconds(query: Query, name: str, low: int, high: int) -> int | None:
+    value = query.optional_int(name)
+    if value is not None and not low <= value <= high:
+        raise ProtocolError(f"Invalid {name}: must be between {low} and {high} seconds")
+    return value
+
+
+def parse_options(query: Query) -> tuple[bool, str]:
+    """The opt-in ``swap`` and time-control parameters: ``(swap, time control code)``."""
+    from matchmaking.clock import MAX_CONTROL_SECONDS, MAX_INCREMENT_SECONDS, TimeControl
+
+    try:
+        swap = query.optional_int("swap")
+    except ProtocolError:
+        raise ProtocolError(ERR_BAD_SWAP) from None
+    if swap not in (None, 0, 1):
+        raise ProtocolError(ERR_BAD_SWAP)
+    per_move = _bounded_seconds(query, "time_per_move", 1, MAX_CONTROL_SECONDS)
+    base = _bounded_seconds(query, "time_base", 1, MAX_CONTROL_SECONDS)
+    increment = _bounded_seconds(query, "time_increment", 0, MAX_INCREMENT_SECONDS)
+    if per_move is not None and (base is not None or increment is not None):
+        raise ProtocolError(ERR_TWO_TIME_CONTROLS)
+    if increment is not None and base is None:
+        raise ProtocolError(ERR_INCREMENT_WITHOUT_BASE)
+    control = ""
+    if per_move is not None:
+        control = TimeControl(per_move_ms=per_move * 1000).code
+    elif base is not None:
+        control = TimeControl(base_ms=base * 1000, increment_ms=(increment or 0) * 1000).code
+    return bool(swap), control
+
+
+def bot_token(query: Query) -> str | None:
+    """The opt-in ``bot_token`` parameter (None when absent or empty)."""
+    raw = query.values.get("bot_token")
+    return raw if raw else None
 
 
 def parse_matchmake(query: Query) -> MatchRequest:
@@ -219,12 +273,16 @@ def parse_matchmake(query: Query) -> MatchRequest:
         raise ProtocolError(ERR_BAD_SERIES_LENGTH)
     if first_player is not None and first_player not in rules.PLAYERS:
         raise ProtocolError(ERR_BAD_FIRST_PLAYER)
+    swap, time_control = parse_options(query)
     return MatchRequest(
         board_size=board_size,
         series_length=series_length,
         first_player=first_player if first_player is not None else rules.RED,
         model_name=query.label("model_name"),
         username=query.label("username"),
+        swap=swap,
+        time_control=time_control,
+        bot_token=bot_token(query),
     )
 
 
@@ -266,6 +324,11 @@ def waiting_for_opponent(slot_id: int, board_size: int) -> dict[str, Any]:
 
 def move(player: int, q: int, r: int, next_turn: int | None) -> dict[str, Any]:
     return message("move", player=player, q=q, r=r, next_turn=next_turn)
+
+
+def swap(player: int, q: int, r: int, from_q: int, from_r: int, next_turn: int) -> dict[str, Any]:
+    """A swap-pieces answer: the stone at (from_q, from_r) became ``player``'s at (q, r)."""
+    return message("swap", player=player, q=q, r=r, from_q=from_q, from_r=from_r, next_turn=next_turn)
 
 
 def move_rejected(reason: str) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 Every process records a heartbeat row; seats remember the process holding
 their connection. At start, and on every sweep, seats held by processes that
 stopped beating count as disconnected, and reconnect deadlines stored in the
-database are enforced by whichever process sees them pass.
+database (reconnect windows and move clocks) are enforced by whichever
+process sees them pass.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def startup_sync() -> Outbox:
     outbox = services.release_orphaned_seats(alive)
     outbox.merge(services.expire_due_seats())
     outbox.merge(spectators.forget_dead_watchers(alive))
+    outbox.merge(services.expire_due_clocks())
     return outbox
 
 
@@ -72,6 +74,8 @@ def sweep_sync(with_beat: bool) -> Outbox:
         # Forget processes that stopped long ago, so the table stays small.
         ServerProcess.objects.filter(last_beat__lt=timezone.now() - timedelta(days=1)).delete()
     outbox = services.expire_due_seats()
+    # Move clocks: deadlines in the database, so a game whose worker died still ends on time.
+    outbox.merge(services.expire_due_clocks())
     if with_beat:
         alive = alive_process_ids()
         outbox.merge(services.release_orphaned_seats(alive))

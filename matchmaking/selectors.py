@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from games.models import Move
 from games.rules import RED
 from matchmaking.models import Slot
 from matchmaking.snapshots import list_slot_snapshots
@@ -18,9 +19,11 @@ from matchmaking.spectators import spectator_counts
 def overview_slots(slot_ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
     """Every slot's public snapshot plus ``last_move`` (``[q, r]`` or ``None``).
 
-    Four queries whatever the number of slots: the two of
+    At most five queries whatever the number of slots: the two of
     ``list_slot_snapshots``, one for the last moves (and ids) of the current
-    games and one for the spectator counts (``spectators``).
+    games with the competitive options and verified seats, one for the
+    spectator counts (``spectators``), and one for swaps when a swap game is
+    shown.
     The last move is kept only if it belongs to the position in the snapshot
     (same move count), so a move committed between the two reads never marks
     a cell the drawn board does not have. ``slot_ids`` keeps only those slots.
@@ -29,20 +32,40 @@ def overview_slots(slot_ids: Iterable[int] | None = None) -> list[dict[str, Any]
     if slot_ids is not None:
         wanted = set(slot_ids)
         snapshots = [snap for snap in snapshots if snap["slot_id"] in wanted]
-    playing = [snap["slot_id"] for snap in snapshots if snap["board"] is not None]
-    last_moves: dict[int, tuple[int, list[int] | None, int]] = {}
-    if playing:
-        rows = Slot.objects.filter(id__in=playing, game__isnull=False).values_list(
-            "id", "game__move_count", "game__last_move", "game_id"
+    seated = [snap["slot_id"] for snap in snapshots if snap["state"] != "empty"]
+    last_moves: dict[int, tuple[int, list[int] | None]] = {}
+    # The competitive extensions (verified seats, swap, clock) come with the
+    # last moves: one row per seat, still one query.
+    extras: dict[int, dict[str, Any]] = {}
+    game_of: dict[int, int | None] = {}
+    if seated:
+        rows = Slot.objects.filter(id__in=seated).values_list(
+            "id", "game__move_count", "game__last_move", "game_id", "swap", "time_control", "seats__player",
+            "seats__verified",
         )
-        last_moves = {slot_id: (count, move, game_id) for slot_id, count, move, game_id in rows}
+        for slot_id, count, move, game_id, swap, control, player, verified in rows:
+            last_moves[slot_id] = (count, move)
+            game_of[slot_id] = game_id
+            extra = extras.setdefault(slot_id, {"verified_players": [], "swap_rule": swap, "time_control": control})
+            if verified:
+                extra["verified_players"].append(player)
+    # One more query only when a swap game past its first move is shown.
+    swap_games = [game_of[sid] for sid, extra in extras.items()
+                  if extra["swap_rule"] and game_of.get(sid) and last_moves[sid][0] and last_moves[sid][0] >= 2]
+    swapped_games = set(Move.objects.filter(game_id__in=swap_games, kind=Move.Kind.SWAP)
+                        .values_list("game_id", flat=True)) if swap_games else set()
     watching = spectator_counts([snap["slot_id"] for snap in snapshots])
     result = []
     for snap in snapshots:
-        count, move, game_id = last_moves.get(snap["slot_id"], (None, None, None))
-        valid = move is not None and count == snap["move_count"] and snap["move_count"] > 0
-        result.append({**snap, "last_move": list(move) if valid else None, "game_id": game_id,
-                       "spectators": watching.get(snap["slot_id"], 0)})
+        slot_id = snap["slot_id"]
+        count, move = last_moves.get(slot_id, (None, None))
+        valid = snap["board"] is not None and move is not None and count == snap["move_count"] \
+            and snap["move_count"] > 0
+        extra = extras.get(slot_id, {"verified_players": [], "swap_rule": False, "time_control": ""})
+        result.append({**snap, "last_move": list(move) if valid else None, **extra,
+                       "verified_players": sorted(extra["verified_players"]),
+                       "swapped": game_of.get(slot_id) in swapped_games, "game_id": game_of.get(slot_id),
+                       "spectators": watching.get(slot_id, 0)})
     return result
 
 

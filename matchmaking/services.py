@@ -19,13 +19,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 
 from games import rules
-from games.models import Game, Series
-from matchmaking import move_store
+from games.models import Game, Move, Series
+from matchmaking import clock, move_store
 from matchmaking import protocol as proto
-from matchmaking.models import Seat, Slot
+from matchmaking.clock import TimeControl
+from matchmaking.models import BotToken, Seat, Slot
 from matchmaking.outbox import Identity, Outbox
 from matchmaking.snapshots import slot_snapshot
 
@@ -81,7 +81,7 @@ def _seats_of(slot: Slot) -> dict[int, Seat]:
 
 
 def _deadline() -> Any:
-    return timezone.now() + timedelta(seconds=settings.HEX_RECONNECT_TIMEOUT)
+    return clock.now() + timedelta(seconds=settings.HEX_RECONNECT_TIMEOUT)
 
 
 def watch_version(slot: Slot) -> tuple[int, int, int, int]:
@@ -126,6 +126,8 @@ def _reset_slot(slot: Slot) -> None:
     slot.board_size = None
     slot.series_length = None
     slot.first_player = rules.RED
+    slot.swap = False
+    slot.time_control = ""
     slot.series = None
     slot.game = None
     slot.save()
@@ -136,21 +138,99 @@ def _abandon_series(series: Series | None, game: Game | None) -> None:
         series.status = Series.Status.ABANDONED
         series.final_board = game.board if game is not None else None
         series.save(update_fields=["status", "final_board"])
+    if game is not None and clock.running(game):
+        # An abandoned game's clock must not time out later.
+        game.turn_started_at = game.turn_deadline = None
+        game.save(update_fields=["turn_started_at", "turn_deadline"])
 
 
-def _start_game(slot: Slot, series: Series, number: int) -> Game:
-    game = Game.objects.create(
+def _control(series: Series | None) -> TimeControl | None:
+    return TimeControl.from_code(series.time_control) if series is not None else None
+
+
+_CLOCK_FIELDS = ["clock_ms", "turn_started_at", "turn_deadline"]
+
+
+def _start_game(slot: Slot, series: Series, number: int, seats: dict[int, Seat]) -> Game:
+    first = rules.first_turn(number, series.first_player)
+    game = Game(
         series=series,
         number=number,
-        first_turn=rules.first_turn(number, series.first_player),
-        current_turn=rules.first_turn(number, series.first_player),
+        first_turn=first,
+        current_turn=first,
         board=rules.Board(series.board_size).rows(),
     )
+    control = _control(series)
+    clock.init_game(game, control)
+    if _clock_should_run(game, seats):
+        clock.start_turn(game, control, first, clock.now())
+    game.save()
     slot.game = game
     return game
 
 
+def _clock_should_run(game: Game, seats: dict[int, Seat]) -> bool:
+    """The player to move's clock runs while both are connected. With one of
+    them away nobody may move: the clock stops, except that a disconnected
+    player to move keeps losing time unless the operator says otherwise."""
+    if game.winner is not None or game.current_turn is None:
+        return False
+    if all(seat.connected for seat in seats.values()):
+        return True
+    to_move = seats.get(game.current_turn)
+    return to_move is not None and not to_move.connected and not settings.HEX_CLOCK_PAUSE_ON_DISCONNECT
+
+
+def _sync_clock(game: Game | None, series: Series | None, seats: dict[int, Seat]) -> None:
+    """Pause or resume the clock of ``game`` after a connection change."""
+    if game is None or game.winner is not None or not clock.has_deadlines(_control(series)):
+        return
+    control = _control(series)
+    should_run = _clock_should_run(game, seats)
+    if should_run and not clock.running(game):
+        clock.start_turn(game, control, game.current_turn, clock.now(), fresh=False)
+    elif not should_run and clock.running(game):
+        clock.stop_turn(game, control, game.current_turn, clock.now(), moved=False)
+    else:
+        return
+    game.save(update_fields=_CLOCK_FIELDS)
+
+
+def _clock_fields(series: Series | None, game: Game | None, at_turn_start: bool = False) -> dict[str, Any]:
+    """Remaining times for games with a clock only (nothing for the others).
+
+    ``at_turn_start``: as of the moment the current turn started, for the
+    message announcing that very turn (game_start, move, swap), so a fresh
+    budget reads exactly as configured."""
+    control = _control(series)
+    if control is None or game is None:
+        return {}
+    at = game.turn_started_at if at_turn_start and game.turn_started_at is not None else clock.now()
+    return {
+        "remaining_ms": clock.remaining_ms(game, control, at),
+        "clock_running": game.current_turn if clock.running(game) and game.winner is None else None,
+    }
+
+
+def _options_fields(series: Series | None) -> dict[str, Any]:
+    """``swap`` / ``time_control`` of an opted-in series (nothing otherwise)."""
+    fields: dict[str, Any] = {}
+    if series is not None and series.swap:
+        fields["swap"] = True
+    control = _control(series)
+    if control is not None:
+        fields["time_control"] = control.as_payload()
+    return fields
+
+
 def _game_start_message(slot: Slot, series: Series, game: Game) -> dict[str, Any]:
+    msg = _reference_game_start(slot, series, game)
+    msg["payload"].update(_options_fields(series))
+    msg["payload"].update(_clock_fields(series, game, at_turn_start=True))
+    return msg
+
+
+def _reference_game_start(slot: Slot, series: Series, game: Game) -> dict[str, Any]:
     return proto.message(
         "game_start",
         slot_id=slot.id,
@@ -179,10 +259,15 @@ def _begin_series(slot: Slot, seats: dict[int, Seat], outbox: Outbox) -> None:
         player_2_model=blue.model_name,
         player_1_username=red.username,
         player_2_username=blue.username,
+        swap=slot.swap,
+        time_control=slot.time_control,
+        player_1_verified=red.verified,
+        player_2_verified=blue.verified,
+        rated=red.verified and blue.verified,
     )
     slot.series = series
     slot.state = Slot.State.FULL
-    game = _start_game(slot, series, 1)
+    game = _start_game(slot, series, 1, seats)
     slot.save()
     _broadcast(outbox, slot, seats, _game_start_message(slot, series, game))
 
@@ -193,12 +278,18 @@ def _finish_game(slot: Slot, seats: dict[int, Seat], series: Series, game: Game,
 
     Shared by connected-sides wins and resignations so both count the same.
     """
-    now = timezone.now()
+    now = clock.now()
     game.winner = winner
     game.end_reason = reason
     game.finished_at = now
-    game.save(update_fields=["winner", "end_reason", "finished_at"])
+    game.turn_started_at = game.turn_deadline = None
+    game.save(update_fields=["winner", "end_reason", "finished_at", "turn_started_at", "turn_deadline"])
     _broadcast(outbox, slot, seats, proto.game_over(winner, reason))
+    if series.rated:
+        # Same transaction as the result: a rating never disagrees with the record.
+        from stats.ratings import record_game
+
+        record_game(series, game)
 
     if winner == rules.RED:
         series.player_1_wins += 1
@@ -217,7 +308,7 @@ def _finish_game(slot: Slot, seats: dict[int, Seat], series: Series, game: Game,
         series_length=series.series_length,
     ))
     if series_winner is None:
-        next_game = _start_game(slot, series, series.current_game_number)
+        next_game = _start_game(slot, series, series.current_game_number, seats)
         slot.save(update_fields=["game", "updated_at"])
         _broadcast(outbox, slot, seats, _game_start_message(slot, series, next_game))
         return
@@ -239,14 +330,16 @@ def _finish_game(slot: Slot, seats: dict[int, Seat], series: Series, game: Game,
     ))
 
 
-def _seat(slot: Slot, player: int, token: str, model_name: str, username: str, origin: str, client_ip: str | None,
+def _seat(slot: Slot, player: int, token: str, who: Identity3, origin: str, client_ip: str | None,
           channel: str, process_id: str) -> Seat:
+    model_name, username, verified = who
     return Seat.objects.create(
         slot=slot,
         player=player,
         token_hash=hash_token(token),
         model_name=model_name,
         username=username,
+        verified=verified,
         origin=origin,
         client_ip=client_ip,
         connected=True,
@@ -257,6 +350,44 @@ def _seat(slot: Slot, player: int, token: str, model_name: str, username: str, o
 
 def _series_over(slot: Slot) -> bool:
     return slot.series is not None and slot.series.winner is not None
+
+
+# -- verified identities ---------------------------------------------------------------------
+
+# (model_name, username, verified)
+Identity3 = tuple[str, str, bool]
+
+
+def resolve_identity(model_name: str, username: str, bot_token: str | None) -> Identity3:
+    """The identity a connection plays under.
+
+    With a bot token: the token's identity, verified (labels the client sent
+    must match it; absent labels are filled in). Without: the client's labels,
+    unverified, refused when a live token reserves that model name and
+    username (compared case-insensitively, so "Alice" cannot pose as "alice").
+    """
+    if bot_token is not None:
+        found = BotToken.objects.filter(token_hash=hash_token(bot_token)).first()
+        if found is None or not hmac.compare_digest(found.token_hash, hash_token(bot_token)):
+            raise ServiceError(proto.ERR_BAD_BOT_TOKEN, proto.CLOSE_POLICY)
+        if found.revoked:
+            raise ServiceError(proto.ERR_REVOKED_BOT_TOKEN, proto.CLOSE_POLICY)
+        if (model_name and model_name != found.model_name) or (username and username != found.username):
+            raise ServiceError(proto.ERR_BOT_TOKEN_MISMATCH, proto.CLOSE_POLICY)
+        BotToken.objects.filter(pk=found.pk).update(last_used_at=clock.now())
+        return found.model_name, found.username, True
+    if model_name and BotToken.objects.filter(model_name__iexact=model_name, username__iexact=username,
+                                              revoked=False).exists():
+        raise ServiceError(proto.ERR_IDENTITY_RESERVED, proto.CLOSE_POLICY)
+    return model_name, username, False
+
+
+def issue_bot_token(username: str, model_name: str, note: str = "") -> tuple[BotToken, str]:
+    """Create a token for an identity; the plain token is returned only here."""
+    token = "hexbot_" + new_token()
+    row = BotToken.objects.create(username=proto.clean_label(username), model_name=proto.clean_label(model_name),
+                                  token_hash=hash_token(token), note=note[:200])
+    return row, token
 
 
 # -- seating -------------------------------------------------------------------------------
@@ -280,7 +411,7 @@ def _expire_slot(slot_id: int) -> Outbox:
     with transaction.atomic():
         slot = _locked_slot(slot_id)
         if slot is not None:
-            _expire_if_due(slot, timezone.now(), outbox)
+            _expire_if_due(slot, clock.now(), outbox)
     return outbox
 
 
@@ -319,16 +450,18 @@ def _matchmake(request: proto.MatchRequest, client_ip: str | None, channel: str,
         open_here = Seat.objects.filter(client_ip=client_ip, origin=Seat.Origin.MATCHMAKE, connected=True).count()
         if open_here >= cap:
             raise ServiceError(proto.ERR_TOO_MANY_FROM_IP, proto.CLOSE_POLICY)
+    who = resolve_identity(request.model_name, request.username, request.bot_token)
     pool = Slot.objects.select_for_update(of=("self",)).filter(id__lte=settings.HEX_MAX_SLOTS).order_by("id")
     token = new_token()
+    # Only equal options pair: a swap or clock game is never forced on a client
+    # that did not ask for it (nor the reverse).
     waiting = pool.filter(
         state=Slot.State.WAITING, board_size=request.board_size, series_length=request.series_length,
-        seats__player=rules.RED, seats__connected=True,
+        swap=request.swap, time_control=request.time_control, seats__player=rules.RED, seats__connected=True,
     ).first()
     if waiting is not None:
         slot = waiting
-        seat = _seat(slot, rules.BLUE, token, request.model_name, request.username, Seat.Origin.MATCHMAKE,
-                     client_ip, channel, process_id)
+        seat = _seat(slot, rules.BLUE, token, who, Seat.Origin.MATCHMAKE, client_ip, channel, process_id)
         outbox.send(channel, proto.joined(slot.id, rules.BLUE, slot.board_size, slot.series_length, token))
         seats = _seats_of(slot)
         _begin_series(slot, seats, outbox)
@@ -340,9 +473,10 @@ def _matchmake(request: proto.MatchRequest, client_ip: str | None, channel: str,
     slot.board_size = request.board_size
     slot.series_length = request.series_length
     slot.first_player = request.first_player
+    slot.swap = request.swap
+    slot.time_control = request.time_control
     slot.save()
-    seat = _seat(slot, rules.RED, token, request.model_name, request.username, Seat.Origin.MATCHMAKE,
-                 client_ip, channel, process_id)
+    seat = _seat(slot, rules.RED, token, who, Seat.Origin.MATCHMAKE, client_ip, channel, process_id)
     outbox.send(channel, proto.joined(slot.id, rules.RED, slot.board_size, slot.series_length, token))
     outbox.send(channel, proto.waiting_for_opponent(slot.id, slot.board_size))
     return _seated(outbox, slot, seat)
@@ -356,16 +490,19 @@ def _seated(outbox: Outbox, slot: Slot, seat: Seat) -> Outbox:
 
 
 def join_slot(slot_id: int, model_name: str, username: str, client_ip: str | None, channel: str,
-              process_id: str) -> Outbox:
+              process_id: str, bot_token: str | None = None, options: tuple[bool, str] = (False, "")) -> Outbox:
     """Join a given waiting slot as blue, inheriting its board size, series
-    length and first player."""
+    length and first player. Its options (swap, time control) must be the
+    ``options`` the joiner asked for, so a client that asked for none never
+    lands in a game with messages it does not know."""
     return _after_expiry(_expire_slot(slot_id),
-                         lambda: _join_slot(slot_id, model_name, username, client_ip, channel, process_id))
+                         lambda: _join_slot(slot_id, model_name, username, client_ip, channel, process_id, bot_token,
+                                            options))
 
 
 @transaction.atomic
 def _join_slot(slot_id: int, model_name: str, username: str, client_ip: str | None, channel: str,
-               process_id: str) -> Outbox:
+               process_id: str, bot_token: str | None, options: tuple[bool, str]) -> Outbox:
     outbox = Outbox()
     slot = _locked_slot(slot_id)
     if slot is None or slot_id > settings.HEX_MAX_SLOTS:
@@ -378,11 +515,13 @@ def _join_slot(slot_id: int, model_name: str, username: str, client_ip: str | No
         raise ServiceError(proto.ERR_SLOT_OWNER_DISCONNECTED, proto.CLOSE_POLICY)
     if rules.BLUE in seats:
         raise ServiceError(proto.ERR_SLOT_FULL, proto.CLOSE_POLICY)
+    if (slot.swap, slot.time_control) != options:
+        raise ServiceError(proto.ERR_SLOT_OPTIONS_DIFFER, proto.CLOSE_POLICY)
+    who = resolve_identity(model_name, username, bot_token)
     token = new_token()
     try:
         with transaction.atomic():
-            seat = _seat(slot, rules.BLUE, token, model_name, username, Seat.Origin.JOIN_SLOT, client_ip, channel,
-                         process_id)
+            seat = _seat(slot, rules.BLUE, token, who, Seat.Origin.JOIN_SLOT, client_ip, channel, process_id)
     except IntegrityError:
         raise ServiceError(proto.ERR_SLOT_FULL, proto.CLOSE_POLICY) from None
     outbox.send(channel, proto.joined(slot.id, rules.BLUE, slot.board_size, slot.series_length, token))
@@ -415,13 +554,17 @@ def _reconnect_seat(slot_id: int, token: str, channel: str, process_id: str) -> 
     if seat.connected and seat.channel_name and seat.channel_name != channel:
         # The old socket may still be open (a half-dead connection): retire it.
         outbox.close(seat.channel_name, proto.CLOSE_GOING_AWAY)
+    # A game that ran out of time while we were away ends first (found on this
+    # access); the snapshot below then shows what follows it.
+    _enforce_clock(slot, seats, outbox)
     seat.connected = True
     seat.channel_name = channel
     seat.process_id = process_id
     seat.reconnect_deadline = None
     seat.save(update_fields=["connected", "channel_name", "process_id", "reconnect_deadline"])
+    _sync_clock(slot.game, slot.series, seats)
 
-    outbox.send(channel, proto.message(
+    reconnected = proto.message(
         "reconnected",
         slot_id=slot.id,
         player=seat.player,
@@ -430,7 +573,10 @@ def _reconnect_seat(slot_id: int, token: str, channel: str, process_id: str) -> 
         series_length=slot.series_length,
         protocol_version=rules.PROTOCOL_VERSION,
         slot=slot_snapshot(slot, seats, slot.series, slot.game),
-    ))
+    )
+    reconnected["payload"].update(_options_fields(slot.series))
+    reconnected["payload"].update(_clock_fields(slot.series, slot.game))
+    outbox.send(channel, reconnected)
     other = seats.get(rules.opponent(seat.player))
     if other is not None and other.connected:
         outbox.to_seat(other, proto.opponent_reconnected(seat.player))
@@ -461,6 +607,8 @@ def apply_move(slot_id: int, seat_id: int, channel: str, q: object, r: object) -
     context = move_store.lock_for_move(slot_id)
     if context is None:
         raise ServiceError(proto.ERR_STALE)
+    if context.time_control or clock.has_deadlines(None):
+        return _apply_move_orm(slot_id, seat_id, channel, echo_q, echo_r, q, r)
     seat = _calling_seat(context.seats, seat_id, channel)
     reason = _play_refusal(context.state, context.game_id, context.seats, context.series_winner is not None)
     if reason is None:
@@ -483,17 +631,137 @@ def apply_move(slot_id: int, seat_id: int, channel: str, q: object, r: object) -
     # After the winning move the reference's snapshot keeps the mover as
     # current_turn (the game has a winner, so nobody can move); the move
     # message itself says next_turn null.
+    return _apply_move_orm(slot_id, seat_id, channel, echo_q, echo_r, q, r)
+
+
+def _apply_move_orm(slot_id: int, seat_id: int, channel: str, echo_q: object, echo_r: object, q: int,
+                    r: int) -> Outbox:
+    """A move through the ORM, in ``apply_move``'s transaction: games with a
+    clock, and the moves that end a game (scored by ``_finish_game``)."""
+    outbox = Outbox()
     slot = _locked_slot(slot_id)
+    if slot is None:
+        raise ServiceError(proto.ERR_STALE)
     seats = _seats_of(slot)
+    seat = _calling_seat(seats, seat_id, channel)
+    if _enforce_clock(slot, seats, outbox):
+        # The move was meant for the game that just ended on time.
+        outbox.send(channel, proto.move_rejected(proto.REASON_TIMEOUT))
+        return outbox
+    reason = _slot_refusal(slot, seats)
     game = slot.game
+    if reason is None:
+        board = rules.Board.from_rows(game.board)
+        reason = rules.check_move(board, seat.player, game.current_turn, q, r)
+    if reason is not None:
+        outbox.send(channel, proto.move_rejected(reason))
+        return outbox
+
+    winner = board.place(seat.player, q, r)
     game.move_count += 1
     game.board = board.rows()
     game.last_move = [q, r]
-    game.moves.create(number=game.move_count, player=seat.player, q=q, r=r)
-    game.save(update_fields=["move_count", "board", "last_move"])
-    _broadcast(outbox, slot, seats, proto.move(seat.player, echo_q, echo_r, None))
-    _finish_game(slot, seats, slot.series, game, winner, Game.EndReason.CONNECTED_SIDES, outbox)
+    # After the winning move the reference's snapshot keeps the mover as
+    # current_turn (the game has a winner, so nobody can move); the move
+    # message itself says next_turn null.
+    next_turn = None if winner is not None else rules.opponent(seat.player)
+    if next_turn is not None:
+        game.current_turn = next_turn
+    fields = ["move_count", "board", "last_move", "current_turn"]
+    control = _control(slot.series)
+    if clock.has_deadlines(control):
+        at = clock.now()
+        clock.stop_turn(game, control, seat.player, at, moved=True)
+        if next_turn is not None:
+            clock.start_turn(game, control, next_turn, at)
+        fields += _CLOCK_FIELDS
+    Move.objects.create(game=game, number=game.move_count, player=seat.player, q=q, r=r)
+    game.save(update_fields=fields)
+    outbox.changed_slots.add(slot.id)
+    announced = proto.move(seat.player, echo_q, echo_r, next_turn)
+    announced["payload"].update(_clock_fields(slot.series, game, at_turn_start=True))
+    _broadcast(outbox, slot, seats, announced)
+    if winner is not None:
+        _finish_game(slot, seats, slot.series, game, winner, Game.EndReason.CONNECTED_SIDES, outbox)
     return outbox
+
+
+@transaction.atomic
+def apply_swap(slot_id: int, seat_id: int, channel: str) -> Outbox:
+    """The second player's swap-pieces answer to the first stone (swap games
+    only): the stone (q, r) becomes the swapper's at (r, q) and the first
+    player moves again. A refusal goes to the sender as ``move_rejected``."""
+    outbox = Outbox()
+    slot = _locked_slot(slot_id)
+    if slot is None:
+        raise ServiceError(proto.ERR_STALE)
+    seats = _seats_of(slot)
+    seat = _calling_seat(seats, seat_id, channel)
+    if _enforce_clock(slot, seats, outbox):
+        outbox.send(channel, proto.move_rejected(proto.REASON_TIMEOUT))
+        return outbox
+    reason = _slot_refusal(slot, seats)
+    game = slot.game
+    if reason is None:
+        board = rules.Board.from_rows(game.board)
+        reason = rules.check_swap(board, seat.player, game.current_turn, slot.series.swap, game.move_count)
+    if reason is not None:
+        outbox.send(channel, proto.move_rejected(reason))
+        return outbox
+
+    board, (from_q, from_r), (q, r) = rules.swap_pieces(board, seat.player)
+    next_turn = rules.opponent(seat.player)
+    game.move_count += 1
+    game.board = board.rows()
+    game.last_move = [q, r]
+    game.current_turn = next_turn
+    fields = ["move_count", "board", "last_move", "current_turn"]
+    control = _control(slot.series)
+    if clock.has_deadlines(control):
+        at = clock.now()
+        clock.stop_turn(game, control, seat.player, at, moved=True)
+        clock.start_turn(game, control, next_turn, at)
+        fields += _CLOCK_FIELDS
+    Move.objects.create(game=game, number=game.move_count, player=seat.player, kind=Move.Kind.SWAP, q=q, r=r)
+    game.save(update_fields=fields)
+    outbox.changed_slots.add(slot.id)
+    announced = proto.swap(seat.player, q, r, from_q, from_r, next_turn)
+    announced["payload"].update(_clock_fields(slot.series, game, at_turn_start=True))
+    _broadcast(outbox, slot, seats, announced)
+    return outbox
+
+
+def _enforce_clock(slot: Slot, seats: dict[int, Seat], outbox: Outbox) -> bool:
+    """With ``slot`` locked: end its current game on time if the deadline of
+    the player to move has passed (checked on every access, so a clock runs
+    out even when no sweeper is alive). True when a game ended."""
+    game = slot.game
+    if slot.state != Slot.State.FULL or game is None or _series_over(slot) or not clock.is_due(game, clock.now()):
+        return False
+    loser = game.current_turn
+    outbox.changed_slots.add(slot.id)
+    _finish_game(slot, seats, slot.series, game, rules.opponent(loser), Game.EndReason.TIMEOUT, outbox)
+    return True
+
+
+def expire_due_clocks(outbox: Outbox | None = None) -> Outbox:
+    """End every game whose move deadline has passed (the sweeper's half of
+    clock enforcement), each slot in its own transaction."""
+    outbox = outbox if outbox is not None else Outbox()
+    due = set(
+        Slot.objects.filter(game__turn_deadline__lte=clock.now(), game__winner__isnull=True,
+                            state=Slot.State.FULL).values_list("id", flat=True)
+    )
+    for slot_id in sorted(due):
+        with transaction.atomic():
+            slot = _locked_slot(slot_id)
+            if slot is not None:
+                _enforce_clock(slot, _seats_of(slot), outbox)
+    return outbox
+
+
+def _slot_refusal(slot: Slot, seats: dict[int, Seat]) -> str | None:
+    return _play_refusal(slot.state, slot.game_id, seats, _series_over(slot))
 
 
 def _play_refusal(state: str, game_id: int | None, seats: dict[int, Any], series_over: bool) -> str | None:
@@ -521,6 +789,8 @@ def resign(slot_id: int, seat_id: int, channel: str) -> Outbox:
         raise ServiceError(rules.REASON_NOT_STARTED)
     if _series_over(slot):
         raise ServiceError(rules.REASON_FINISHED)
+    if _enforce_clock(slot, seats, outbox):
+        return outbox  # the game resigned from had already ended on time
     outbox.changed_slots.add(slot.id)
     _finish_game(slot, seats, slot.series, slot.game, rules.opponent(seat.player), Game.EndReason.RESIGNATION,
                  outbox)
@@ -576,6 +846,7 @@ def keep_slot(slot_id: int, seat_id: int, channel: str) -> Outbox:
     seat.save(update_fields=["player", "token_hash", "generation"])
     slot.state = Slot.State.WAITING
     slot.first_player = rules.RED
+    # The kept slot keeps its options (swap, time control): its owner asked for them.
     slot.series = None
     slot.game = None
     slot.save()
@@ -600,6 +871,7 @@ def disconnect_seat(slot_id: int, seat_id: int, channel: str) -> Outbox:
     seat = next((s for s in seats.values() if s.id == seat_id), None)
     if seat is None or seat.channel_name != channel or not seat.connected:
         return outbox  # superseded by a reconnect, or already released
+    _enforce_clock(slot, seats, outbox)  # a clock that ran out is not paused but ended
     _mark_disconnected(slot, seats, seat, outbox)
     return outbox
 
@@ -617,6 +889,7 @@ def _mark_disconnected(slot: Slot, seats: dict[int, Seat], seat: Seat, outbox: O
     if finished and not any(s.connected for s in seats.values()):
         _reset_slot(slot)
         return
+    _sync_clock(slot.game, slot.series, seats)
     other = seats.get(rules.opponent(seat.player))
     if other is not None and other.connected:
         notice = proto.opponent_disconnected("waiting_for_reconnect", settings.HEX_RECONNECT_TIMEOUT)
@@ -631,7 +904,7 @@ def expire_due_seats(outbox: Outbox | None = None) -> Outbox:
     disconnect is gone.
     """
     outbox = outbox if outbox is not None else Outbox()
-    now = timezone.now()
+    now = clock.now()
     due = set(
         Seat.objects.filter(connected=False, reconnect_deadline__lte=now).values_list("slot_id", flat=True)
     )

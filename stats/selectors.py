@@ -95,4 +95,54 @@ def statistics(board_size: int | None = None) -> dict[str, Any]:
         "board_sizes": dict(sizes),
         "series_lengths": dict(lengths),
         "recent_matches": recent_matches(board_size=board_size),
+        # Extension, after every reference key: skill ratings of verified bots.
+        "ratings": rating_rows(board_size),
     }
+
+
+# -- ratings (extension: additive key "ratings" of /api/statistics) --------------------------
+
+
+def rating_rows(board_size: int | None = None) -> list[dict[str, Any]]:
+    """Rated identities on ``board_size`` (None: over all sizes), ranked by the
+    conservative rating mu - 3 sigma, highest first."""
+    from stats.models import ALL_SIZES, Rating
+
+    size = board_size if board_size is not None else ALL_SIZES
+    return [
+        {
+            "rank": rank,
+            "model_name": r.model_name,
+            "username": r.username,
+            "rating": round(r.conservative, 3),
+            "mu": round(r.mu, 3),
+            "sigma": round(r.sigma, 3),
+            "games": r.games,
+            "wins": r.wins,
+            "losses": r.losses,
+            "verified": True,
+        }
+        for rank, r in enumerate(Rating.objects.filter(board_size=size).order_by("-conservative", "model_name",
+                                                                                  "username"), start=1)
+    ]
+
+
+def rating_histories(board_size: int | None = None) -> dict[tuple[str, str], list[tuple[float, float]]]:
+    """``(model, username) -> [(mu, conservative), ...]`` in play order, one query."""
+    from stats.models import ALL_SIZES, RatingChange
+
+    size = board_size if board_size is not None else ALL_SIZES
+    histories: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    rows = (RatingChange.objects.filter(rating__board_size=size)
+            .order_by("rating_id", "played_at", "id")
+            .values_list("rating__model_name", "rating__username", "mu", "conservative"))
+    for model, username, mu, low in rows.iterator():
+        histories.setdefault((model, username), []).append((mu, low))
+    return histories
+
+
+def verified_identities() -> set[tuple[str, str]]:
+    """``(model_name, username)`` pairs held by a live bot token (for badges)."""
+    from matchmaking.models import BotToken
+
+    return set(BotToken.objects.filter(revoked=False).values_list("model_name", "username"))

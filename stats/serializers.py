@@ -71,6 +71,20 @@ class RecentMatchSerializer(serializers.Serializer):
     completed_at = serializers.DateTimeField()
 
 
+class RatingRowSerializer(serializers.Serializer):
+    rank = serializers.IntegerField()
+    model_name = serializers.CharField()
+    username = serializers.CharField()
+    rating = serializers.FloatField(help_text="Conservative rating mu - 3 sigma (openskill Plackett-Luce); "
+                                              "the ranking key")
+    mu = serializers.FloatField()
+    sigma = serializers.FloatField()
+    games = serializers.IntegerField()
+    wins = serializers.IntegerField()
+    losses = serializers.IntegerField()
+    verified = serializers.BooleanField()
+
+
 class StatisticsSerializer(serializers.Serializer):
     persistence_enabled = serializers.BooleanField()
     totals = TotalsSerializer()
@@ -78,3 +92,5 @@ class StatisticsSerializer(serializers.Serializer):
     board_sizes = serializers.DictField(child=serializers.IntegerField())
     series_lengths = serializers.DictField(child=serializers.IntegerField())
     recent_matches = RecentMatchSerializer(many=True)
+    ratings = RatingRowSerializer(many=True, help_text="Extension: rated games of verified bots only; per board "
+                                                       "size with ?board_size=, else over all sizes")

@@ -53,3 +53,30 @@ def test_admin_draws_the_board_and_filters_and_searches(staff_client, game_in_pr
     missing = staff_client.get("/admin/games/series/?q=nobody-like-this").content.decode()
     assert "alpha_bot" not in missing
     assert staff_client.get("/admin/matchmaking/slot/?state__exact=full&board_size=7").status_code == 200
+
+
+def test_admin_issues_a_bot_token_once_and_revokes_it(staff_client):
+    from matchmaking.models import BotToken
+
+    response = staff_client.post("/admin/matchmaking/bottoken/add/",
+                                 {"username": "ann", "model_name": "hexnet", "note": "house bot"}, follow=True)
+    assert response.status_code == 200
+    page = response.content.decode()
+    row = BotToken.objects.get()
+    token = page.split("<code>", 1)[1].split("</code>", 1)[0]
+    assert token.startswith("hexbot_") and row.token_hash == services.hash_token(token)
+    assert services.resolve_identity("", "", token) == ("hexnet", "ann", True)
+    # Never again: not in the list, not on the change page, no hash either.
+    for path in ("/admin/matchmaking/bottoken/", f"/admin/matchmaking/bottoken/{row.pk}/change/"):
+        text = staff_client.get(path).content.decode()
+        assert token not in text and row.token_hash not in text
+    staff_client.post("/admin/matchmaking/bottoken/", {"action": "revoke", "_selected_action": [row.pk]})
+    row.refresh_from_db()
+    assert row.revoked
+    with pytest.raises(services.ServiceError, match="revoked"):
+        services.resolve_identity("", "", token)
+
+
+@pytest.mark.parametrize("model", ["stats/rating", "stats/ratingchange", "matchmaking/bottoken"])
+def test_rating_and_token_admin_lists_render(staff_client, model):
+    assert staff_client.get(f"/admin/{model}/").status_code == 200

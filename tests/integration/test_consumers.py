@@ -1120,8 +1120,9 @@ def test_slots_and_statistics_http_shapes_never_carry_tokens():
         text = body.decode()
         assert not any(token in text for token in tokens)
         stats = json.loads(text)
+        # The reference's keys, plus the additive ratings extension.
         assert set(stats) == {"persistence_enabled", "totals", "leaderboard", "board_sizes", "series_lengths",
-                              "recent_matches"}
+                              "recent_matches", "ratings"}
         assert stats["persistence_enabled"] is True
         assert stats["totals"] == {"matches": 1, "games": 1, "models": 2, "model_entries": 2}
         assert stats["board_sizes"] == {"7": 1} and stats["series_lengths"] == {"1": 1}

@@ -242,7 +242,7 @@ def test_api_filters_by_date_range(client, library):
 
 
 @pytest.mark.parametrize("query", ["board_size=8", "board_size=x", "result=draw", "started_after=yesterday",
-                                   "end_reason=timeout", "series=abc"])
+                                   "end_reason=forfeit", "series=abc"])
 def test_api_refuses_bad_filters(client, library, query):
     response = client.get(f"/api/games?{query}")
     assert response.status_code == 400

@@ -459,3 +459,29 @@ def test_live_feed_coalesces_bursts():
     assert 1 <= len(pushes) <= 3
     ids = set(re.findall(r'<article id="slot-(\d+)"', "".join(pushes)))
     assert ids == {"1", "2", "3"}
+
+
+def test_overview_shows_verified_badges_options_and_a_swap(client):
+    from matchmaking import services
+
+    async def scenario():
+        token = await database_sync_to_async(lambda: services.issue_bot_token("ann", "hexnet")[1])()
+        options = {"swap": 1, "time_base": 300, "time_increment": 5}
+        red, blue, _ = await pair(7, 1, red_extra={**options, "bot_token": token},
+                                  blue_extra={**options, "model_name": "guest"})
+        before = await database_sync_to_async(client.get)("/overview")
+        await play(red, blue, [(RED, 2, 0)])
+        await blue.send("swap")
+        await red.expect("swap")
+        await blue.expect("swap")
+        after = await database_sync_to_async(client.get)("/overview")
+        await red.close()
+        await blue.close()
+        return before.content.decode(), after.content.decode()
+
+    before, after = run(scenario())
+    card = before.split('id="slot-1"', 1)[1].split("</article>", 1)[0]
+    assert card.count("✓ verified") == 1  # ann/hexnet only, not the guest
+    assert "swap rule" in card and "clock: 300 s + 5 s per move" in card
+    assert "swapped the opening stone" not in card
+    assert "the second player swapped the opening stone (pie rule)" in after

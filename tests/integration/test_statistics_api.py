@@ -95,7 +95,12 @@ def test_empty_statistics_shape(client):
         "persistence_enabled": True,
         "totals": {"matches": 0, "games": 0, "models": 0, "model_entries": 0},
         "leaderboard": [], "board_sizes": {}, "series_lengths": {}, "recent_matches": [],
+        # The ratings extension comes after every key of the reference, in its order.
+        "ratings": [],
     }
+    assert list(client.get("/api/statistics").json()) == [
+        "persistence_enabled", "totals", "leaderboard", "board_sizes", "series_lengths", "recent_matches", "ratings",
+    ]
 
 
 def test_recent_matches_are_capped_at_twenty(client):

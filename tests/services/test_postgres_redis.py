@@ -119,3 +119,28 @@ def test_hexgame_server_workers_share_one_port(live_server_factory, production_e
     first, second = asyncio.run(play_pair(live.ws_url, board_size=7, series_length=3))
     assert first.series_over is not None and first.series_over == second.series_over
     assert stored_moves(production_env["HEX_DATABASE_URL"]) == first.accepted_moves == second.accepted_moves
+def test_rated_swap_series_with_a_clock_on_postgres_and_redis(live_server_factory, production_env, tmp_path):
+    """Swap moves (the conditional unique-cell constraint), clocks and rating
+    updates under row locks, on the production database."""
+    from tests.e2e.test_clients_e2e import finish, start_client
+    from tests.e2e.test_competitive_e2e import issue_token, wait_for_waiting_slot
+
+    server = live_server_factory(env=production_env)
+    red_token = issue_token(server, "pg-red", "random_client")
+    blue_token = issue_token(server, "pg-blue", "model_first")
+    common = ["--server", server.ws_url, "--board-size", "7", "--series-length", "3", "--move-delay", "0",
+              "--swap", "--time-per-move", "60", "--replay-log", "off"]
+    red = start_client(["random", "--seed", "2", "--bot-token", red_token, *common], tmp_path)
+    wait_for_waiting_slot(server)
+    blue = start_client(["play", "--model-name", "model_first", "--bot-token", blue_token, *common], tmp_path)
+    (red_code, _, red_err), (blue_code, _, blue_err) = finish(red), finish(blue)
+    assert (red_code, blue_code) == (0, 0), (red_err, blue_err)
+
+    dsn = production_env["HEX_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as db:
+        swaps = db.execute("SELECT count(*) FROM games_move WHERE kind = 'swap'").fetchone()[0]
+        games = db.execute("SELECT count(*) FROM games_game WHERE winner IS NOT NULL").fetchone()[0]
+        deadlines = db.execute("SELECT count(*) FROM games_game WHERE turn_deadline IS NOT NULL").fetchone()[0]
+    assert swaps >= 1 and deadlines == 0
+    ratings = http_json(f"{server.http_url}/api/statistics?board_size=7")["ratings"]
+    assert sorted(r["games"] for r in ratings) == [games, games]

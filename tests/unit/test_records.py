@@ -157,3 +157,39 @@ def test_moves_after_a_win_are_refused() -> None:
     extra = MoveRecord(len(record.moves) + 1, rules.BLUE, 6, 6)
     with pytest.raises(RecordError, match="after the game was won"):
         GameRecord(board_size=7, moves=record.moves + (extra,)).validate()
+
+
+def test_swap_and_timeout_round_trip_through_sgf_and_json():
+    """A swap game (issue 8) in the records of issue 6: the second move is
+    ``swap-pieces``, the first stone comes back mirrored in the swapper's
+    colour, and a game lost on time is ``+T``."""
+    from games.records import GameRecord, MoveRecord, PlayerRecord, from_json, parse_sgf, to_json, to_sgf
+
+    record = GameRecord(
+        board_size=7, first_turn=rules.RED,
+        moves=(MoveRecord(1, rules.RED, 1, 4), MoveRecord(2, rules.BLUE, 4, 1, kind=rules.MOVE_KIND_SWAP),
+               MoveRecord(3, rules.RED, 3, 3)),
+        red=PlayerRecord("model_first"), blue=PlayerRecord("random_client"),
+        winner=rules.BLUE, end_reason="timeout",
+    ).validate()
+
+    sgf = to_sgf(record)
+    assert ";W[b5];B[swap-pieces];W[d4]" in sgf
+    assert "RE[B+T]" in sgf
+    parsed = parse_sgf(sgf)[0]
+    assert [(m.kind, m.player) for m in parsed.moves] == [("place", rules.RED), ("swap", rules.BLUE),
+                                                          ("place", rules.RED)]
+    assert parsed.end_reason == "timeout" and parsed.winner == rules.BLUE
+    board = parsed.position_after(2)
+    assert board.at(4, 1) == rules.BLUE and board.at(1, 4) == rules.EMPTY
+    assert from_json(to_json(record)).moves == record.moves
+
+
+def test_a_swap_anywhere_but_the_second_move_is_refused():
+    from games.records import GameRecord, MoveRecord, RecordError
+
+    record = GameRecord(board_size=7, moves=(
+        MoveRecord(1, rules.RED, 1, 4), MoveRecord(2, rules.BLUE, 0, 0), MoveRecord(3, rules.RED, 4, 1,
+                                                                                    kind=rules.MOVE_KIND_SWAP)))
+    with pytest.raises(RecordError):
+        record.validate()
