@@ -31,12 +31,23 @@ async def deliver(outbox: Outbox, own_channel: str | None) -> list[tuple[list[di
     for channel, messages, close_code, generation in outbox.channels():
         if channel == own_channel:
             own.append((messages, close_code))
-        else:
+            continue
+        try:
             await layer.send(channel, {"type": "hex.deliver", "messages": messages, "close": close_code,
                                        "generation": generation})
+        except Exception as exc:
+            # The work is committed; only the wire failed (Redis restarting).
+            # The caller still gets its own messages. The addressee's consumer
+            # loses its layer too and closes with 1011, and its client resumes
+            # from the database through /ws/reconnect.
+            log.warning("channel layer send failed (%s: %s); the addressee resumes by reconnecting",
+                        type(exc).__name__, exc)
     if outbox.membership_changed:
-        snapshots = await database_sync_to_async(list_slot_snapshots)()
-        await layer.group_send(SLOTS_FEED_GROUP, {"type": "slots.snapshot", "slots": snapshots})
+        try:
+            snapshots = await database_sync_to_async(list_slot_snapshots)()
+            await layer.group_send(SLOTS_FEED_GROUP, {"type": "slots.snapshot", "slots": snapshots})
+        except Exception as exc:  # the next membership change brings the feed up to date
+            log.warning("pushing the slot list failed (%s: %s)", type(exc).__name__, exc)
     if outbox.changed_slots:
         announce_changes(outbox.changed_slots)
     return own
