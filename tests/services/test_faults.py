@@ -17,6 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.support.arena_db import check_history, is_subsequence, stored_moves
 from tests.support.bots import Bot
+from tests.support.live import http_json
 from tests.support.redis_server import PrivateRedis
 from tests.support.tcp_proxy import CuttableProxy
 
@@ -140,6 +141,42 @@ def test_redis_restart_during_a_game_clients_resume_and_finish(live_server_facto
     assert_consistent(env["HEX_DATABASE_URL"], red, blue)
     for server in (one, two):
         assert "Exception inside application" not in server.log()
+
+
+def test_after_a_redis_restart_a_player_who_never_returns_times_out_like_any_disconnect(
+    live_server_factory, production_env, private_redis
+):
+    """The consumers that lost their layer release their seats: the player
+    who comes back waits for the other, and the reconnect window frees the
+    slot when the other never returns (instead of a seat that stays
+    "connected" to a dead consumer forever)."""
+    env = {**production_env, "HEX_REDIS_URL": private_redis.url, "HEX_RECONNECT_TIMEOUT": "2"}
+    server = live_server_factory(env=env)
+    matchmake = f"{server.ws_url}/ws/matchmake?board_size=7&series_length=1"
+
+    async def scenario() -> Player:
+        red = await Player.open(matchmake + "&model_name=red_gone")
+        await red.next("waiting_for_opponent")
+        blue = await Player.open(matchmake + "&model_name=blue_back")
+        joined = (await blue.next("joined"))["payload"]
+        await asyncio.gather(red.next("game_start"), blue.next("game_start"))
+        private_redis.kill()
+        for player in (red, blue):
+            assert await player.next("error") == BUSY
+            await player.ws.wait_closed()
+            assert player.ws.close_code == 1011
+        private_redis.start()
+        query = f"slot_id={joined['slot_id']}&token={joined['reconnect_token']}"
+        back = await Player.open(f"{server.ws_url}/ws/reconnect?{query}")
+        await back.next("reconnected")
+        await back.next("waiting_for_opponent")
+        notice = await back.next("opponent_disconnected")
+        assert notice["payload"]["reason"] == "reconnect_timeout"
+        return back
+
+    asyncio.run(asyncio.wait_for(scenario(), timeout=90))
+    slots = http_json(f"{server.http_url}/slots")
+    assert all(slot["state"] == "empty" for slot in slots)
 
 
 # -- 3. PostgreSQL unreachable for a few seconds ------------------------------------------------------------
