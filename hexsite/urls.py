@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from stats import views as api
 
@@ -8,7 +8,9 @@ urlpatterns = [
     path("health", api.HealthView.as_view(), name="health"),
     path("slots", api.SlotListView.as_view(), name="slots"),
     path("api/statistics", api.StatisticsView.as_view(), name="api-statistics"),
-    path("api/openapi.json", SpectacularAPIView.as_view(), name="openapi-schema"),
+    # JSON whatever the Accept header says: the path promises it (the generic
+    # view answers YAML to clients that accept anything).
+    path("api/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="swagger-ui"),
     path("api/redoc", SpectacularRedocView.as_view(url_name="openapi-schema"), name="redoc"),
     path("admin/", admin.site.urls),
