@@ -22,13 +22,14 @@ import json
 import os
 import sqlite3
 import urllib.request
+from collections import Counter
 from itertools import count
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -159,6 +160,9 @@ class Player:
 
 class ArenaFuzzer(RuleBasedStateMachine):
     server: LiveServer  # set by the test
+    # What the whole run exercised, so a fuzzer that stopped reaching the
+    # game (say, seating broke) fails instead of passing vacuously.
+    totals: Counter = Counter()
 
     @initialize()
     def seat_two_players(self) -> None:
@@ -210,9 +214,13 @@ class ArenaFuzzer(RuleBasedStateMachine):
     @rule(red_sends=st.booleans(), frame=st.binary(max_size=300))
     def binary_frame(self, red_sends: bool, frame: bytes) -> None:
         sender = self.red if red_sends else self.blue
+        start = len(sender.received)
         sender.send(frame)
         self.after(sender)
-        assert sender.received[-2]["payload"]["message"].startswith("Binary frames are not supported")
+        assert sender.received[start:][-2:] == [
+            {"type": "error", "payload": {"message": "Binary frames are not supported; send JSON text frames"}},
+            {"type": "pong", "payload": {}},
+        ], sender.received[-6:]
 
     @rule(red_sends=st.booleans(), text=st.text(max_size=600))
     def chat(self, red_sends: bool, text: str) -> None:
@@ -258,6 +266,12 @@ class ArenaFuzzer(RuleBasedStateMachine):
         assert self.red.score == self.blue.score == tuple(score)
 
     def teardown(self) -> None:
+        self.totals["examples"] += 1
+        self.totals["moves"] += len(self.red.moves)
+        self.totals["games_finished"] += sum(self.red.score)
+        self.totals["reconnects"] += sum(m["type"] == "reconnected" for m in self.red.received + self.blue.received)
+        self.totals["errors"] += sum(m["type"] == "error" for m in self.red.received + self.blue.received)
+        self.totals["rejections"] += sum(m["type"] == "move_rejected" for m in self.red.received + self.blue.received)
         # Resign the series out so the slot is freed when both leave.
         for _ in range(SERIES_LENGTH):
             if self.red.series_over:
@@ -284,4 +298,13 @@ def test_protocol_fuzzer_keeps_every_invariant(live_server_factory, tmp_path: Pa
         database=None,
         deadline=None,
         suppress_health_check=list(HealthCheck),
+        # A live server is external state: report the first failing run as
+        # it happened rather than shrink against a server that moved on.
+        phases=[Phase.explicit, Phase.generate],
+        report_multiple_bugs=False,
     ))
+    totals = ArenaFuzzer.totals
+    print(f"fuzzer totals: {dict(totals)}")
+    assert totals["examples"] == EXAMPLES
+    assert min(totals["moves"], totals["games_finished"], totals["reconnects"], totals["errors"],
+               totals["rejections"]) > 0
