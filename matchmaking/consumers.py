@@ -100,9 +100,12 @@ class SeatConsumer(AsyncWebsocketConsumer):
         and the client gets ``error`` + close 1011: it resumes through
         /ws/reconnect and receives a snapshot from the database.
         """
+        self.accepted = False
         try:
             await super().__call__(scope, receive, send)
         except Exception as exc:
+            if not self.accepted:
+                raise  # still in the handshake: daphne refuses it with HTTP 500
             log.warning("connection ended by a server fault (%s: %s); closing with 1011", type(exc).__name__, exc)
             await self._release_after_fault()
             try:
@@ -123,6 +126,7 @@ class SeatConsumer(AsyncWebsocketConsumer):
         self.last_limit_notice = 0.0
         await runtime.ensure_started()
         await self.accept()
+        self.accepted = True
         try:
             query = proto.Query.parse(self.scope.get("query_string", b""))
             outbox = await self.take_seat(query)
