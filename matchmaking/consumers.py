@@ -90,12 +90,44 @@ class SeatConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
 
     identity: Identity | None = None
 
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Channels' receive loop, ending cleanly when the server side fails.
+
+        When the channel layer goes away (Redis restarted) the loop raises
+        and messages addressed to this connection may be lost, so it can no
+        longer be trusted to be current. Instead of leaving daphne to log a
+        traceback and leave the seat marked connected to a dead consumer (a
+        slot nobody could expire), the seat is released like any disconnect
+        and the client gets ``error`` + close 1011: it resumes through
+        /ws/reconnect and receives a snapshot from the database.
+        """
+        self.accepted = False
+        try:
+            await super().__call__(scope, receive, send)
+        except Exception as exc:
+            if not self.accepted:
+                raise  # still in the handshake: daphne refuses it with HTTP 500
+            log.warning("connection ended by a server fault (%s: %s); closing with 1011", type(exc).__name__, exc)
+            await self._release_after_fault()
+            try:
+                await self.send_message(proto.error(proto.ERR_SERVER_BUSY))
+                await self.close(code=1011)
+            except Exception:  # the socket is already gone
+                pass
+
+    async def _release_after_fault(self) -> None:
+        try:
+            await self.disconnect(1011)
+        except Exception as exc:  # the database is down too: the seat waits for its owner's reconnect
+            log.warning("releasing the seat after a fault failed (%s: %s)", type(exc).__name__, exc)
+
     async def connect(self) -> None:
         self.identity = None
         self.bucket = TokenBucket(settings.HEX_RATE_LIMIT_PER_SECOND, settings.HEX_RATE_LIMIT_BURST)
         self.last_limit_notice = 0.0
         await runtime.ensure_started()
         await self.accept()
+        self.accepted = True
         try:
             query = proto.Query.parse(self.scope.get("query_string", b""))
             outbox = await self.take_seat(query)

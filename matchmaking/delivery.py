@@ -39,27 +39,41 @@ async def deliver(outbox: Outbox, own_channel: str | None) -> list[tuple[list[st
     layer = get_channel_layer()
     own: list[tuple[list[str], int | None]] = []
     encoded: dict[int, str] = {}
-    # Spectators first: their event is queued before any player can hear of
-    # this commit and answer it, so a spectator sees commits in order even
-    # when the two players sit on different processes.
-    for slot_id, messages in outbox.watch.items():
-        texts = [_text(msg, encoded) for msg in messages]
-        await layer.group_send(WATCH_GROUP_PREFIX + str(slot_id), {
-            "type": "hex.watch", "texts": texts, "version": list(outbox.watch_versions[slot_id])})
-    if outbox.membership_changed:
-        # Seats came, went or reconnected: spectators re-read the slot.
-        for slot_id in sorted(outbox.changed_slots):
-            await layer.group_send(WATCH_GROUP_PREFIX + str(slot_id), {"type": "watch.refresh"})
+    try:
+        # Spectators first: their event is queued before any player can hear of
+        # this commit and answer it, so a spectator sees commits in order even
+        # when the two players sit on different processes.
+        for slot_id, messages in outbox.watch.items():
+            texts = [_text(msg, encoded) for msg in messages]
+            await layer.group_send(WATCH_GROUP_PREFIX + str(slot_id), {
+                "type": "hex.watch", "texts": texts, "version": list(outbox.watch_versions[slot_id])})
+        if outbox.membership_changed:
+            # Seats came, went or reconnected: spectators re-read the slot.
+            for slot_id in sorted(outbox.changed_slots):
+                await layer.group_send(WATCH_GROUP_PREFIX + str(slot_id), {"type": "watch.refresh"})
+    except Exception as exc:  # spectators resume from a fresh snapshot when they reconnect
+        log.warning("spectator delivery failed (%s: %s)", type(exc).__name__, exc)
     for channel, messages, close_code, generation in outbox.channels():
         texts = [_text(msg, encoded) for msg in messages]
         if channel == own_channel:
             own.append((texts, close_code))
-        else:
+            continue
+        try:
             await layer.send(channel, {"type": "hex.deliver", "texts": texts, "close": close_code,
                                        "generation": generation})
+        except Exception as exc:
+            # The work is committed; only the wire failed (Redis restarting).
+            # The caller still gets its own messages. The addressee's consumer
+            # loses its layer too and closes with 1011, and its client resumes
+            # from the database through /ws/reconnect.
+            log.warning("channel layer send failed (%s: %s); the addressee resumes by reconnecting",
+                        type(exc).__name__, exc)
     if outbox.membership_changed and (_feed_subscribers > 0 or not _single_process()):
-        snapshots = await run_in_db(list_slot_snapshots)
-        await layer.group_send(SLOTS_FEED_GROUP, {"type": "slots.snapshot", "slots": snapshots})
+        try:
+            snapshots = await run_in_db(list_slot_snapshots)
+            await layer.group_send(SLOTS_FEED_GROUP, {"type": "slots.snapshot", "slots": snapshots})
+        except Exception as exc:  # the next membership change brings the feed up to date
+            log.warning("pushing the slot list failed (%s: %s)", type(exc).__name__, exc)
     if outbox.changed_slots:
         announce_changes(outbox.changed_slots)
     return own

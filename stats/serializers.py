@@ -7,6 +7,10 @@ class HealthSerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="Why the request was refused")
+
+
 class LabelsSerializer(serializers.DictField):
     child = serializers.CharField()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from games import rules
 from matchmaking.snapshots import list_slot_snapshots
 from stats import selectors
-from stats.serializers import HealthSerializer, SlotSnapshotSerializer, StatisticsSerializer
+from stats.serializers import ErrorSerializer, HealthSerializer, SlotSnapshotSerializer, StatisticsSerializer
 
 
 class HealthView(APIView):
@@ -31,7 +31,8 @@ class SlotListView(APIView):
 
 class StatisticsView(APIView):
     @extend_schema(
-        responses=StatisticsSerializer,
+        responses={200: StatisticsSerializer,
+                   400: OpenApiResponse(ErrorSerializer, description="board_size is not a supported size")},
         summary="Leaderboard and totals from completed series",
         parameters=[OpenApiParameter("board_size", int, description="Only series on this board size",
                                      enum=list(rules.BOARD_SIZES))],

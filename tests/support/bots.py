@@ -37,6 +37,9 @@ class Bot:
     move_delay: float = 0.0
     # Stay seated after series_over until this event is set.
     hold: threading.Event | None = None
+    # Extra handshake headers (X-Forwarded-For through a trusted proxy lets
+    # one test give each bot its own client address).
+    headers: dict[str, str] | None = None
     received: list[dict[str, Any]] = field(default_factory=list)
     accepted_moves: list[tuple[int, int, int, int]] = field(default_factory=list)  # (game, player, q, r)
     player: int | None = None
@@ -70,7 +73,7 @@ class Bot:
 
     async def play(self) -> None:
         """Matchmake and play until the series is over (or the pause point)."""
-        async with websockets.connect(self.matchmake_url(), max_size=None) as ws:
+        async with websockets.connect(self.matchmake_url(), max_size=None, additional_headers=self.headers) as ws:
             await self._loop(ws)
 
     async def resume(self, attempts: int = 100, delay: float = 0.2) -> None:
@@ -79,7 +82,8 @@ class Bot:
         self.pause_at = None
         for _ in range(attempts):
             try:
-                async with websockets.connect(self.reconnect_url(), max_size=None) as ws:
+                async with websockets.connect(self.reconnect_url(), max_size=None,
+                                              additional_headers=self.headers) as ws:
                     await self._loop(ws)
                     return
             except (OSError, ConnectionClosed, websockets.InvalidHandshake):
