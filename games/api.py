@@ -8,11 +8,13 @@ they match the pages and the JSON download.
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
@@ -20,6 +22,7 @@ from rest_framework.response import Response
 
 from games import records, rules, selectors
 from games.models import Game
+from stats.serializers import ErrorSerializer
 
 # -- response shapes -------------------------------------------------------------------------
 
@@ -70,7 +73,40 @@ class GameRecordSerializer(GameSummarySerializer):
     moves = MoveSerializer(many=True)
 
 
+class FilterErrorsSerializer(serializers.DictField):
+    """What a refused filter gets back: ``{"parameter": ["why", ...]}``."""
+
+    child = serializers.ListField(child=serializers.CharField())
+
+
 # -- filters -----------------------------------------------------------------------------------
+
+
+# Database ids are 64-bit; the schema says so, so a schema-valid id is never refused.
+MAX_ID = 2**63 - 1
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
+class IdFilter(django_filters.NumberFilter):
+    field_class = forms.IntegerField
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, min_value=1, max_value=MAX_ID, **kwargs)
+
+
+class GameFilterForm(forms.Form):
+    """Refuses a typed filter given empty (``?started_after=``): the schema
+    promises a date, a number or a choice there, and silently ignoring it
+    would return games the caller did not ask for."""
+
+    TYPED = ("board_size", "result", "end_reason", "series", "started_after", "started_before")
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        for name in self.TYPED:
+            if name in self.data and not str(self.data.get(name, "")).strip():
+                self.add_error(None, f"{name} may not be empty")
+        return cleaned
 
 
 class GameFilter(django_filters.FilterSet):
@@ -82,13 +118,14 @@ class GameFilter(django_filters.FilterSet):
         method="filter_result", choices=[(r, r) for r in selectors.RESULTS],
         help_text="red or blue: won by that colour; running; abandoned (never finished)")
     end_reason = django_filters.ChoiceFilter(choices=Game.EndReason.choices)
-    series = django_filters.NumberFilter(field_name="series_id")
+    series = IdFilter(field_name="series_id", help_text="Only games of this series")
     started = django_filters.DateFromToRangeFilter(
         field_name="started_at", help_text="started_after / started_before: dates (YYYY-MM-DD), inclusive")
 
     class Meta:
         model = Game
         fields: list[str] = []
+        form = GameFilterForm
 
     def filter_model(self, queryset: QuerySet[Game], name: str, value: str) -> QuerySet[Game]:
         return selectors.with_model(queryset, value)
@@ -101,9 +138,29 @@ class GameFilter(django_filters.FilterSet):
 
 
 class GamePagination(PageNumberPagination):
+    """Pages of 20; ``page_size`` a positive integer, capped at 100. Anything
+    else is a 400 (DRF's own pagination quietly falls back to the default)."""
+
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
+
+    def get_page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not (raw.isascii() and raw.isdigit() and int(raw) >= 1):
+            raise ValidationError({self.page_size_query_param: ["a positive integer (at most 100 are returned)"]})
+        return min(int(raw), self.max_page_size)
+
+    def get_schema_operation_parameters(self, view: object) -> list[dict]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1)
+            elif parameter["name"] == self.page_query_param:
+                parameter["schema"].update(minimum=1)
+        return parameters
 
 
 # -- views ---------------------------------------------------------------------------------------
@@ -119,7 +176,11 @@ class GameListView(ListAPIView):
         return selectors.games()
 
     @extend_schema(summary="Games, newest first (paginated, filterable)",
-                   description="Every game the arena has stored, running ones included. Never contains tokens.")
+                   description="Every game the arena has stored, running ones included. Never contains tokens.",
+                   responses={200: GameSummarySerializer(many=True),
+                              400: OpenApiResponse(FilterErrorsSerializer(),
+                                                   description="Invalid filter values: the messages by parameter"),
+                              404: OpenApiResponse(ErrorSerializer, description="No such page")})
     def get(self, request: Request, *args: object, **kwargs: object) -> Response:
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
@@ -132,7 +193,9 @@ class GameDetailView(GenericAPIView):
     queryset = Game.objects.none()
 
     @extend_schema(summary="One game's full record with every move",
-                   description="The same document as the page's JSON download (/games/<id>.json).")
+                   description="The same document as the page's JSON download (/games/<id>.json).",
+                   responses={200: GameRecordSerializer,
+                              404: OpenApiResponse(ErrorSerializer, description="No such game")})
     def get(self, request: Request, game_id: int) -> Response:
         game = get_object_or_404(Game.objects.select_related("series"), pk=game_id)
         return Response(selectors.detail_of(game))

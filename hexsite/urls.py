@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from games import api as games_api
@@ -16,6 +16,8 @@ urlpatterns = [
     path("api/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="swagger-ui"),
     path("api/redoc", SpectacularRedocView.as_view(url_name="openapi-schema"), name="redoc"),
+    # Programs get JSON for a path under /api/ that matches nothing (a negative id, say), not an HTML page.
+    re_path(r"^api/", api.api_not_found),
     path("admin/", admin.site.urls),
 ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.http import HttpRequest, JsonResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -45,3 +46,8 @@ class StatisticsView(APIView):
         if raw and board_size is None:
             return Response({"detail": f"board_size must be one of {list(rules.BOARD_SIZES)}"}, status=400)
         return Response(selectors.statistics(board_size))
+
+
+def api_not_found(request: HttpRequest) -> JsonResponse:
+    """The JSON 404 of every unmatched path under /api/ (DRF's shape)."""
+    return JsonResponse({"detail": "Not found."}, status=404)

@@ -45,7 +45,7 @@ def check_every_operation(base_url: str) -> None:
     schema = schemathesis.openapi.from_url(f"{base_url}/api/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     paths = sorted(op.path for op in operations)
-    assert paths == ["/api/statistics", "/health", "/slots"]
+    assert paths == ["/api/games", "/api/games/{game_id}", "/api/statistics", "/health", "/slots"]
     for operation, mode in [(op, mode) for op in operations for mode in GenerationMode]:
 
         @given(case=operation.as_strategy(generation_mode=mode))

@@ -262,6 +262,10 @@ def test_api_pagination(client):
     assert sorted(seen) == [1, 2, 3, 4, 5] and third["next"] is None
     assert client.get("/api/games?page=9").status_code == 404
     assert len(client.get("/api/games?page_size=1000").json()["results"]) == 5  # capped at 100, not refused
+    for bad in ("0", "-3", "false", "2.5", ""):
+        assert client.get(f"/api/games?page_size={bad}").status_code == 400
+    assert client.get("/api/games/-4").json() == {"detail": "Not found."}
+    assert client.get("/api/games?started_after=").status_code == 400
 
 
 def test_api_game_detail_has_every_move(client, library):
