@@ -387,12 +387,22 @@ def describe(args: argparse.Namespace) -> str:
     return f"ours: {args.server_impl} ×{args.workers}, {args.backend}"
 
 
-def report_games(args: argparse.Namespace, result: dict, sampler: ResourceSampler | None) -> None:
+def report_games(args: argparse.Namespace, result: dict, sampler: ResourceSampler | None) -> dict:
+    """Print the figures of a games run and return them (for ``--json``)."""
     fig: Figures = result["figures"]
     rtt = [value * 1000 for value in fig.rtt]
     mm = [value * 1000 for value in fig.matchmaking]
     offered = args.games * 1000 / args.think_ms if args.think_ms else None
     rate = fig.accepted / result["elapsed"]
+    figures = {
+        "server": describe(args), "games": args.games, "think_ms": args.think_ms, "offered": offered,
+        "accepted_per_s": rate, "served_pct": 100 * rate / offered if offered else None,
+        "rtt_ms": {"p50": percentile(rtt, .5), "p95": percentile(rtt, .95), "p99": percentile(rtt, .99),
+                   "max": max(rtt, default=None)},
+        "matchmaking_ms": {"p50": percentile(mm, .5), "p99": percentile(mm, .99)},
+        "errors": dict(fig.errors), "client_cpu_pct": result["client_cpu"],
+        "server_cpu_pct": result["cpu"], "peak_rss_mb": sampler.peak_rss / 2**20 if sampler else None,
+    }
     print(f"server              {describe(args)}")
     print(f"load                {args.games} games, board {args.board_size}, best of {args.series_length}, "
           f"think {args.think_ms} ms, {result['elapsed']:.1f} s measured")
@@ -411,6 +421,7 @@ def report_games(args: argparse.Namespace, result: dict, sampler: ResourceSample
         print(f"server cpu          {result['cpu']:.0f} % of one core, {per_move:.0f} µs per accepted move")
         print(f"server peak rss     {sampler.peak_rss / 2**20:.0f} MB")
     print(f"load generator cpu  {result['client_cpu']:.0f} % of one core (near 100 %: the figures are its limit)")
+    return figures
 
 
 def main() -> int:
@@ -435,6 +446,7 @@ def main() -> int:
     parser.add_argument("--hold", type=float, default=60.0, help="with --idle-connections: seconds to hold them")
     parser.add_argument("--server-cpus", default="0", help="taskset CPU list for a server we start ('' = none)")
     parser.add_argument("--client-cpus", default="1", help="CPU list for this load generator ('' = none)")
+    parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
 
     if args.url and urlparse(args.url).hostname not in LOOPBACK:
@@ -455,6 +467,10 @@ def main() -> int:
     try:
         if args.idle_connections:
             result = asyncio.run(hold_idle(url, args, sampler))
+            figures = {"server": describe(args), "open": result["open"], "errors": dict(result["errors"]),
+                       "rss_start_mb": (result["rss_start"] or 0) / 2**20,
+                       "rss_end_mb": (result["rss_end"] or 0) / 2**20,
+                       "peak_rss_mb": sampler.peak_rss / 2**20 if sampler else None}
             print(f"server              {describe(args)}")
             print(f"open connections    {result['open']} of {args.idle_connections}, held {args.hold:.0f} s")
             errors = ", ".join(f"{kind} ×{count}" for kind, count in result["errors"].most_common()) or "none"
@@ -463,7 +479,9 @@ def main() -> int:
                 print(f"server rss          {result['rss_start'] / 2**20:.0f} MB after connecting, "
                       f"{result['rss_end'] / 2**20:.0f} MB after holding, peak {sampler.peak_rss / 2**20:.0f} MB")
         else:
-            report_games(args, asyncio.run(run_games(url, args, sampler)), sampler)
+            figures = report_games(args, asyncio.run(run_games(url, args, sampler)), sampler)
+        if args.json:
+            Path(args.json).write_text(json.dumps(figures, indent=2))
     finally:
         if sampler:
             sampler.stop()
