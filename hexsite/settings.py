@@ -163,7 +163,8 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            # Channels' in-memory layer without its per-message O(connections) sweep.
+            "BACKEND": "matchmaking.layers.ArenaInMemoryChannelLayer",
             "CONFIG": {"capacity": env.int("HEX_CHANNEL_CAPACITY", default=1000), "expiry": 60},
         }
     }

@@ -18,7 +18,7 @@ from django.conf import settings
 from matchmaking import protocol as proto
 from matchmaking import runtime, services, spectators
 from matchmaking.db_calls import DirectDispatchMixin, run_in_db
-from matchmaking.delivery import SLOTS_FEED_GROUP, deliver, feed_subscribed
+from matchmaking.delivery import SLOTS_FEED_GROUP, deliver, feed_subscribed, watcher_count
 from matchmaking.outbox import Identity, Outbox
 from matchmaking.snapshots import list_slot_snapshots
 
@@ -85,7 +85,56 @@ class TokenBucket:
         return False
 
 
-class SeatConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
+class FloodGuard:
+    """A connection's message budget: ``HEX_RATE_LIMIT_PER_SECOND`` with bursts
+    up to ``HEX_RATE_LIMIT_BURST``.
+
+    A refused message is dropped, with at most one rate-limit ``error`` a
+    second. A connection that goes on sending (``FLOOD_CLOSE_FACTOR`` bursts
+    refused in a row) is closed with 1008: every frame is read into memory
+    before it can be dropped, so an endless flood would otherwise grow the
+    server's receive backlog without bound.
+    """
+
+    FLOOD_CLOSE_FACTOR = 10
+
+    def __init__(self) -> None:
+        self.bucket = TokenBucket(settings.HEX_RATE_LIMIT_PER_SECOND, settings.HEX_RATE_LIMIT_BURST)
+        self.close_after = self.FLOOD_CLOSE_FACTOR * max(1, settings.HEX_RATE_LIMIT_BURST)
+        self.refused_in_a_row = 0
+        self.last_notice = 0.0
+
+    def verdict(self) -> tuple[bool, bool, bool]:
+        """``(admit, tell, close)`` for the next message."""
+        if self.bucket.take():
+            self.refused_in_a_row = 0
+            return True, False, False
+        self.refused_in_a_row += 1
+        if self.refused_in_a_row >= self.close_after:
+            return False, True, True
+        now = time.monotonic()
+        tell = now - self.last_notice >= 1.0
+        if tell:
+            self.last_notice = now
+        return False, tell, False
+
+
+class GuardedReceiveMixin:
+    """``flooded()`` for consumers that read client messages (see ``FloodGuard``)."""
+
+    flood_guard: FloodGuard
+
+    async def flooded(self) -> bool:
+        """True (and the client told or closed) when this message must be dropped."""
+        admit, tell, close = self.flood_guard.verdict()
+        if tell:
+            await self.send(text_data=proto.encode(proto.error(proto.ERR_RATE_LIMITED)))  # type: ignore[attr-defined]
+        if close:
+            await self.close(code=proto.CLOSE_POLICY)  # type: ignore[attr-defined]
+        return not admit
+
+
+class SeatConsumer(GuardedReceiveMixin, DirectDispatchMixin, AsyncWebsocketConsumer):
     """Common receive loop of the three game endpoints."""
 
     identity: Identity | None = None
@@ -123,8 +172,7 @@ class SeatConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.identity = None
-        self.bucket = TokenBucket(settings.HEX_RATE_LIMIT_PER_SECOND, settings.HEX_RATE_LIMIT_BURST)
-        self.last_limit_notice = 0.0
+        self.flood_guard = FloodGuard()
         await runtime.ensure_started()
         await self.accept()
         self.accepted = True
@@ -163,11 +211,7 @@ class SeatConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         await deliver(outbox, own_channel=None)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if not self.bucket.take():
-            now = time.monotonic()
-            if now - self.last_limit_notice >= 1.0:
-                self.last_limit_notice = now
-                await self.send_message(proto.error(proto.ERR_RATE_LIMITED))
+        if await self.flooded():
             return
         if text_data is None:
             await self.send_message(proto.error(proto.ERR_BINARY))
@@ -314,7 +358,7 @@ class SlotsFeedConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         await self.send(text_data=proto.encode(event["slots"]))
 
 
-class WatchConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
+class WatchConsumer(GuardedReceiveMixin, DirectDispatchMixin, AsyncWebsocketConsumer):
     """/ws/watch?slot_id=N: a read-only spectator of one slot (extension).
 
     Sends ``watching`` (the slot's public snapshot, never a token) on connect
@@ -329,8 +373,7 @@ class WatchConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.slot_id = None
         self.version: tuple[int, ...] = ()
-        self.bucket = TokenBucket(settings.HEX_RATE_LIMIT_PER_SECOND, settings.HEX_RATE_LIMIT_BURST)
-        self.last_limit_notice = 0.0
+        self.flood_guard = FloodGuard()
         await runtime.ensure_started()
         await self.accept()
         try:
@@ -345,6 +388,7 @@ class WatchConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         # between queue up behind it and are dropped by version if it has them.
         await self.channel_layer.group_add(spectators.group_name(slot_id), self.channel_name)
         self.slot_id = slot_id
+        watcher_count(slot_id, +1)
         outbox = await run_in_db(spectators.add_watcher, slot_id, self.channel_name, runtime.PROCESS_ID)
         await self.send_state()
         await deliver(outbox, own_channel=None)
@@ -364,16 +408,13 @@ class WatchConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         if self.slot_id is None:
             return
         slot_id, self.slot_id = self.slot_id, None
+        watcher_count(slot_id, -1)
         await self.channel_layer.group_discard(spectators.group_name(slot_id), self.channel_name)
         outbox = await run_in_db(spectators.remove_watcher, self.channel_name)
         await deliver(outbox, own_channel=None)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if not self.bucket.take():
-            now = time.monotonic()
-            if now - self.last_limit_notice >= 1.0:
-                self.last_limit_notice = now
-                await self.send_message(proto.error(proto.ERR_RATE_LIMITED))
+        if await self.flooded():
             return
         if text_data is None:
             await self.send_message(proto.error(proto.ERR_BINARY))

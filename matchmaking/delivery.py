@@ -24,6 +24,9 @@ _changed_slots: set[int] = set()
 # /ws/slots connections of this process. With the in-memory layer nobody else
 # can listen, so the slot list is not even read when this is zero.
 _feed_subscribers = 0
+# Spectators (/ws/watch) of this process by slot id; with the in-memory layer
+# a slot nobody here watches needs no spectator event at all.
+_local_watchers: dict[int, int] = {}
 _announcer: asyncio.Task | None = None
 
 
@@ -43,13 +46,18 @@ async def deliver(outbox: Outbox, own_channel: str | None) -> list[tuple[list[st
         # Spectators first: their event is queued before any player can hear of
         # this commit and answer it, so a spectator sees commits in order even
         # when the two players sit on different processes.
+        everyone_local = _single_process()
         for slot_id, messages in outbox.watch.items():
+            if everyone_local and not _local_watchers.get(slot_id):
+                continue
             texts = [_text(msg, encoded) for msg in messages]
             await layer.group_send(WATCH_GROUP_PREFIX + str(slot_id), {
                 "type": "hex.watch", "texts": texts, "version": list(outbox.watch_versions[slot_id])})
         if outbox.membership_changed:
             # Seats came, went or reconnected: spectators re-read the slot.
             for slot_id in sorted(outbox.changed_slots):
+                if everyone_local and not _local_watchers.get(slot_id):
+                    continue
                 await layer.group_send(WATCH_GROUP_PREFIX + str(slot_id), {"type": "watch.refresh"})
     except Exception as exc:  # spectators resume from a fresh snapshot when they reconnect
         log.warning("spectator delivery failed (%s: %s)", type(exc).__name__, exc)
@@ -92,6 +100,15 @@ def _single_process() -> bool:
     from matchmaking import runtime  # runtime imports this module
 
     return runtime.single_process()
+
+
+def watcher_count(slot_id: int, change: int) -> None:
+    """Count /ws/watch connections of this process per slot (``+1`` / ``-1``)."""
+    count = _local_watchers.get(slot_id, 0) + change
+    if count > 0:
+        _local_watchers[slot_id] = count
+    else:
+        _local_watchers.pop(slot_id, None)
 
 
 def feed_subscribed(change: int) -> None:

@@ -109,3 +109,29 @@ def test_concurrent_moves_accept_exactly_one_per_turn(settings):
     from games.models import Move
 
     assert list(Move.objects.values_list("number", "player", "q", "r")) == [(1, -1, 3, 3)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_heartbeat_thread_beats_while_the_event_loop_is_busy(settings):
+    """Other processes judge this one alive by its beats; they come from a
+    thread of their own, so a saturated event loop (here: a blocked main
+    thread) does not make the process look dead and lose its seats."""
+    import time as clock
+
+    from matchmaking import runtime
+    from matchmaking.models import ServerProcess
+
+    settings.HEX_HEARTBEAT_INTERVAL = 0.05
+    heart = runtime.start_heartbeat()
+    try:
+        deadline = clock.monotonic() + 10
+        beats = set()
+        while len(beats) < 3 and clock.monotonic() < deadline:
+            clock.sleep(0.2)  # the "event loop" does not get a turn in between
+            row = ServerProcess.objects.filter(id=runtime.PROCESS_ID).first()
+            if row is not None:
+                beats.add(row.last_beat)
+        assert len(beats) >= 3
+    finally:
+        heart.stop()
+        heart.join(5)

@@ -341,3 +341,33 @@ def test_http_endpoints_reject_nonsense_without_leaking():
         await blue.close()
 
     run(scenario())
+
+
+def test_a_flood_that_never_stops_is_closed_and_the_game_survives(settings):
+    """Dropping a flooded message still costs reading it: a connection that
+    keeps sending after ten bursts' worth of refusals is told and closed
+    (1008), its seat waits for a reconnect like any disconnect, and its
+    opponent is served throughout."""
+    settings.HEX_RATE_LIMIT_BURST = 3
+    settings.HEX_RATE_LIMIT_PER_SECOND = 0.5
+
+    async def scenario():
+        red, blue, before = await started_game()
+        for _ in range(3 + 10 * 3):
+            await blue.send("ping")
+        closed = None
+        seen = []
+        while closed is None:
+            event = await blue.comm.receive_output(5)
+            if event["type"] == "websocket.close":
+                closed = event["code"]
+            else:
+                seen.append(json.loads(event["text"]))
+        assert closed == 1008
+        assert seen[-1] == {"type": "error", "payload": {"message": "Too many messages; slow down"}}
+        await blue.close(1008)  # the socket ends, as the server asked
+        assert await db(lambda: Move.objects.count()) == 1
+        assert (await red.expect("opponent_disconnected"))["reason"] == "waiting_for_reconnect"
+        await red.alive()
+
+    run(scenario())

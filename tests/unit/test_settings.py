@@ -75,7 +75,7 @@ def test_reference_max_slots_name_is_honoured_and_defaults_are_embedded():
     values = json.loads(load_settings({"MAX_SLOTS": "3"}).stdout)
     assert values["SLOTS"] == 3
     assert values["DEBUG"] is False
-    assert values["LAYER"] == "channels.layers.InMemoryChannelLayer"
+    assert values["LAYER"] == "matchmaking.layers.ArenaInMemoryChannelLayer"
 
 
 def test_debug_only_on_request_and_never_in_production():
@@ -98,3 +98,27 @@ def test_database_work_runs_inline_on_sqlite_and_on_threads_for_postgresql(tmp_p
     assert read({"HEX_DATABASE_URL": f"sqlite:///{tmp_path / 'a.sqlite3'}"}) == [True, 16, "true"]
     assert read({"HEX_DATABASE_URL": "postgresql://u@127.0.0.1:5432/x", "HEX_DB_THREADS": "4"}) == [False, 4, None]
     assert read({"HEX_DATABASE_URL": f"sqlite:///{tmp_path / 'a.sqlite3'}", "HEX_DB_INLINE": "0"}) == [False, 16, None]
+
+
+def test_in_memory_layer_sweeps_expired_messages_at_most_once_a_second(monkeypatch):
+    """Messages still expire, but receiving is not O(connections) any more."""
+    import asyncio
+
+    from matchmaking.layers import ArenaInMemoryChannelLayer
+
+    clock = [1000.0]
+    monkeypatch.setattr("matchmaking.layers.time.monotonic", lambda: clock[0])
+    layer = ArenaInMemoryChannelLayer(expiry=60)
+    sweeps = []
+    monkeypatch.setattr("channels.layers.InMemoryChannelLayer._clean_expired", lambda self: sweeps.append(1))
+
+    async def traffic() -> None:
+        for _ in range(50):
+            await layer.send("hex.one", {"type": "hex.deliver"})
+            await layer.receive("hex.one")
+
+    asyncio.run(traffic())
+    assert len(sweeps) == 1
+    clock[0] += 1.5
+    asyncio.run(traffic())
+    assert len(sweeps) == 2
