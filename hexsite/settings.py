@@ -151,7 +151,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # health_check_interval: a pooled connection idle that long is pinged (and
+                # replaced if Redis restarted meanwhile) before use, instead of failing the
+                # first call that picks it up with a reset.
+                "hosts": [{"address": REDIS_URL, "health_check_interval": 2}],
                 "prefix": env.str("HEX_REDIS_KEY_PREFIX", default="hexarena"),
                 # channels-redis drops sends past a channel's capacity (default 100):
                 # leave room for bursts of fast bots and slow readers.
