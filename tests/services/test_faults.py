@@ -171,12 +171,21 @@ def test_after_a_redis_restart_a_player_who_never_returns_times_out_like_any_dis
             assert player.ws.close_code == 1011
         private_redis.start()
         query = f"slot_id={joined['slot_id']}&token={joined['reconnect_token']}"
-        back = await Player.open(f"{server.ws_url}/ws/reconnect?{query}")
-        await back.next("reconnected")
-        await back.next("waiting_for_opponent")
-        notice = await back.next("opponent_disconnected")
-        assert notice["payload"]["reason"] == "reconnect_timeout"
-        return back
+        # A pooled Redis connection that went stale with the restart can still
+        # fail the first reconnect with error + 1011 (README, faults table):
+        # a client then reconnects again, as the bundled clients do.
+        for _attempt in range(3):
+            back = await Player.open(f"{server.ws_url}/ws/reconnect?{query}")
+            await back.next("reconnected")
+            try:
+                await back.next("waiting_for_opponent")
+                notice = await back.next("opponent_disconnected")
+            except websockets.ConnectionClosedError:
+                assert back.ws.close_code == 1011 and back.received[-1] == BUSY
+                continue
+            assert notice["payload"]["reason"] == "reconnect_timeout"
+            return back
+        raise AssertionError("the returning player never got its seat back")
 
     asyncio.run(asyncio.wait_for(scenario(), timeout=90))
     slots = http_json(f"{server.http_url}/slots")
