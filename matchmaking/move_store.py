@@ -141,6 +141,11 @@ _positions: OrderedDict[int, tuple[int, rules.Board]] = OrderedDict()
 POSITION_CACHE_SIZE = 20_000
 
 
+def forget_positions() -> None:
+    """Drop every cached position (a new database: game ids start over)."""
+    _positions.clear()
+
+
 def board_for(context: MoveContext) -> rules.Board:
     """The position of the slot's current game. Change it only through ``place``."""
     cached = _positions.get(context.game_id)

@@ -176,3 +176,7 @@ def reset_for_tests() -> None:
     if _heart is not None:
         _heart.stop()
     _started = _sweeper = _start_lock = _heart = None
+    # Each test has a fresh database whose game ids start over.
+    from matchmaking import move_store
+
+    move_store.forget_positions()
