@@ -285,15 +285,6 @@ def _house(parser: argparse.ArgumentParser, args: argparse.Namespace, options: O
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command in ("watch", "replay"):
-        try:
-            return _watch(args) if args.command == "watch" else _replay(args, parser)
-        except ClientError as exc:
-            print_error(exc)
-            return exc.exit_code
-        except KeyboardInterrupt:
-            print_error("interrupted")
-            return EXIT_INTERRUPTED
     if getattr(args, "reconnect_token", None) is not None and args.slot_id is None:
         parser.error("--reconnect-token needs --slot-id")
     per_move, base, increment = (getattr(args, name, None) for name in ("time_per_move", "time_base",
@@ -302,8 +293,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("choose either --time-per-move or --time-base (with --time-increment)")
     if increment is not None and base is None:
         parser.error("--time-increment needs --time-base")
-    options = options_from(args)
     try:
+        if args.command == "watch":
+            return _watch(args)
+        if args.command == "replay":
+            return _replay(args, parser)
+        options = options_from(args)
         if args.command == "house":
             return _house(parser, args, options)
         if args.command == "gui":

@@ -120,7 +120,7 @@ class FloodGuard:
 
 
 class GuardedReceiveMixin:
-    """``flooded()`` for consumers that read client messages (see ``FloodGuard``)."""
+    """Reading client messages: the flood limit (``FloodGuard``), binary frames and parsing."""
 
     flood_guard: FloodGuard
 
@@ -132,6 +132,20 @@ class GuardedReceiveMixin:
         if close:
             await self.close(code=proto.CLOSE_POLICY)  # type: ignore[attr-defined]
         return not admit
+
+    async def read_message(self, text_data: str | None) -> tuple[str, dict[str, Any]] | None:
+        """The client message as ``(type, payload)``, or None once the client has
+        been answered: flooding, a binary frame, or a message that does not parse."""
+        if await self.flooded():
+            return None
+        if text_data is None:
+            await self.send(text_data=proto.encode(proto.error(proto.ERR_BINARY)))  # type: ignore[attr-defined]
+            return None
+        try:
+            return proto.parse_client_message(text_data, settings.HEX_MAX_MESSAGE_CHARS)
+        except proto.ProtocolError as exc:
+            await self.send(text_data=proto.encode(proto.error(exc.message)))  # type: ignore[attr-defined]
+            return None
 
 
 class SeatConsumer(GuardedReceiveMixin, DirectDispatchMixin, AsyncWebsocketConsumer):
@@ -211,16 +225,10 @@ class SeatConsumer(GuardedReceiveMixin, DirectDispatchMixin, AsyncWebsocketConsu
         await deliver(outbox, own_channel=None)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if await self.flooded():
+        message = await self.read_message(text_data)
+        if message is None:
             return
-        if text_data is None:
-            await self.send_message(proto.error(proto.ERR_BINARY))
-            return
-        try:
-            type_, payload = proto.parse_client_message(text_data, settings.HEX_MAX_MESSAGE_CHARS)
-        except proto.ProtocolError as exc:
-            await self.send_message(proto.error(exc.message))
-            return
+        type_, payload = message
         try:
             await self.dispatch_message(type_, payload)
         except services.ServiceError as exc:
@@ -414,17 +422,10 @@ class WatchConsumer(GuardedReceiveMixin, DirectDispatchMixin, AsyncWebsocketCons
         await deliver(outbox, own_channel=None)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if await self.flooded():
+        message = await self.read_message(text_data)
+        if message is None:
             return
-        if text_data is None:
-            await self.send_message(proto.error(proto.ERR_BINARY))
-            return
-        try:
-            type_, _payload = proto.parse_client_message(text_data, settings.HEX_MAX_MESSAGE_CHARS)
-        except proto.ProtocolError as exc:
-            await self.send_message(proto.error(exc.message))
-            return
-        if type_ == "ping":
+        if message[0] == "ping":
             await self.send_message(proto.pong())
         else:
             await self.send_message(proto.error(proto.ERR_WATCH_READ_ONLY))

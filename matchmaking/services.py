@@ -628,17 +628,16 @@ def apply_move(slot_id: int, seat_id: int, channel: str, q: object, r: object) -
                            proto.move(seat.player, echo_q, echo_r, next_turn))
         return outbox
 
-    # After the winning move the reference's snapshot keeps the mover as
-    # current_turn (the game has a winner, so nobody can move); the move
-    # message itself says next_turn null.
+    # The move ends the game: the ORM path scores it (from the stored position).
     return _apply_move_orm(slot_id, seat_id, channel, echo_q, echo_r, q, r)
 
 
-def _apply_move_orm(slot_id: int, seat_id: int, channel: str, echo_q: object, echo_r: object, q: int,
-                    r: int) -> Outbox:
-    """A move through the ORM, in ``apply_move``'s transaction: games with a
-    clock, and the moves that end a game (scored by ``_finish_game``)."""
-    outbox = Outbox()
+def _locked_for_play(slot_id: int, seat_id: int, channel: str,
+                     outbox: Outbox) -> tuple[Slot, dict[int, Seat], Seat] | None:
+    """Lock the slot for the caller's move or swap, after enforcing its clock.
+
+    None when the game just ended on time: the refusal is already queued.
+    """
     slot = _locked_slot(slot_id)
     if slot is None:
         raise ServiceError(proto.ERR_STALE)
@@ -647,7 +646,19 @@ def _apply_move_orm(slot_id: int, seat_id: int, channel: str, echo_q: object, ec
     if _enforce_clock(slot, seats, outbox):
         # The move was meant for the game that just ended on time.
         outbox.send(channel, proto.move_rejected(proto.REASON_TIMEOUT))
+        return None
+    return slot, seats, seat
+
+
+def _apply_move_orm(slot_id: int, seat_id: int, channel: str, echo_q: object, echo_r: object, q: int,
+                    r: int) -> Outbox:
+    """A move through the ORM, in ``apply_move``'s transaction: games with a
+    clock, and the moves that end a game (scored by ``_finish_game``)."""
+    outbox = Outbox()
+    locked = _locked_for_play(slot_id, seat_id, channel, outbox)
+    if locked is None:
         return outbox
+    slot, seats, seat = locked
     reason = _slot_refusal(slot, seats)
     game = slot.game
     if reason is None:
@@ -692,14 +703,10 @@ def apply_swap(slot_id: int, seat_id: int, channel: str) -> Outbox:
     only): the stone (q, r) becomes the swapper's at (r, q) and the first
     player moves again. A refusal goes to the sender as ``move_rejected``."""
     outbox = Outbox()
-    slot = _locked_slot(slot_id)
-    if slot is None:
-        raise ServiceError(proto.ERR_STALE)
-    seats = _seats_of(slot)
-    seat = _calling_seat(seats, seat_id, channel)
-    if _enforce_clock(slot, seats, outbox):
-        outbox.send(channel, proto.move_rejected(proto.REASON_TIMEOUT))
+    locked = _locked_for_play(slot_id, seat_id, channel, outbox)
+    if locked is None:
         return outbox
+    slot, seats, seat = locked
     reason = _slot_refusal(slot, seats)
     game = slot.game
     if reason is None:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import urllib.request
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 import websockets
 
 from games import rules
+from tests.support.arena_db import moves_in
 from tests.support.bots import Bot, crowd_connect, play_pair
 from tests.support.live import http_json
 
@@ -23,15 +22,6 @@ pytestmark = pytest.mark.e2e
 def server(request, live_server_factory):
     """Each protocol-level test runs on both supported ASGI servers."""
     return live_server_factory(server=request.param)
-
-
-def stored_moves(db_path: Path) -> list[tuple[int, int, int, int]]:
-    """Every persisted move as (game number, player, q, r), in play order."""
-    with sqlite3.connect(db_path) as db:
-        return db.execute(
-            "SELECT g.number, m.player, m.q, m.r FROM games_move m JOIN games_game g ON g.id = m.game_id "
-            "ORDER BY g.series_id, g.number, m.number"
-        ).fetchall()
 
 
 @pytest.mark.parametrize("series_length", [1, 3])
@@ -52,7 +42,7 @@ def test_two_bots_complete_a_series_and_it_is_recorded(server, tmp_path, series_
     assert [s["first_turn"] for s in starts] == [rules.first_turn(s["current_game_number"]) for s in starts]
     # Both saw the same moves, and exactly those are in the database.
     assert first.accepted_moves == second.accepted_moves
-    assert stored_moves(tmp_path / "arena.sqlite3") == first.accepted_moves
+    assert moves_in(tmp_path / "arena.sqlite3") == first.accepted_moves
 
     stats = http_json(f"{server.http_url}/api/statistics")
     assert stats["totals"]["matches"] == 1
@@ -91,7 +81,7 @@ def test_kill_9_mid_series_then_both_players_resume_and_finish(live_server_facto
 
     assert red.series_over is not None and red.series_over == blue.series_over
     assert [m["type"] for m in red.received if m["type"] == "reconnected"] == ["reconnected"]
-    stored = stored_moves(tmp_path / "arena.sqlite3")
+    stored = moves_in(tmp_path / "arena.sqlite3")
     assert stored[: len(before)] == before, "a move accepted before the crash was lost"
     assert stored == red.accepted_moves == blue.accepted_moves
     assert any(game == 2 for game, *_ in before)

@@ -6,28 +6,19 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import urllib.request
-from pathlib import Path
 
 import pytest
 import websockets
 
 from games import rules
+from tests.support.arena_db import moves_in
 from tests.support.bots import play_pair
 from tests.support.live import ROOT, http_json
 
 pytestmark = pytest.mark.e2e
-
-
-def stored_moves(db_path: Path) -> list[tuple[int, int, int, int]]:
-    with sqlite3.connect(db_path) as db:
-        return db.execute(
-            "SELECT g.number, m.player, m.q, m.r FROM games_move m JOIN games_game g ON g.id = m.game_id "
-            "ORDER BY g.series_id, g.number, m.number"
-        ).fetchall()
 
 
 class Spectator:
@@ -100,7 +91,7 @@ def test_spectators_see_a_live_series_move_by_move(daphne_server, tmp_path):
         return early, late, bots, code
 
     early, late, (first, second), code = asyncio.run(scenario())
-    db_moves = stored_moves(tmp_path / "arena.sqlite3")
+    db_moves = moves_in(tmp_path / "arena.sqlite3")
 
     # The early spectator saw exactly the stored moves, in order, like the players.
     assert early.moves == db_moves == first.accepted_moves

@@ -9,19 +9,11 @@ from urllib.parse import urlencode
 import psycopg
 import pytest
 
+from tests.support.arena_db import moves_in
 from tests.support.bots import Bot, crowd_connect, play_pair
 from tests.support.live import http_json
 
 pytestmark = [pytest.mark.services, pytest.mark.e2e]
-
-
-def stored_moves(database_url: str) -> list[tuple]:
-    dsn = database_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn) as db:
-        return db.execute(
-            "SELECT g.number, m.player, m.q, m.r FROM games_move m JOIN games_game g ON g.id = m.game_id "
-            "ORDER BY g.series_id, g.number, m.number"
-        ).fetchall()
 
 
 def test_best_of_3_on_postgres_and_redis(live_server_factory, production_env):
@@ -29,7 +21,7 @@ def test_best_of_3_on_postgres_and_redis(live_server_factory, production_env):
     first, second = asyncio.run(play_pair(server.ws_url, board_size=9, series_length=3))
 
     assert first.series_over is not None and first.series_over == second.series_over
-    assert stored_moves(production_env["HEX_DATABASE_URL"]) == first.accepted_moves == second.accepted_moves
+    assert moves_in(production_env["HEX_DATABASE_URL"]) == first.accepted_moves == second.accepted_moves
     stats = http_json(f"{server.http_url}/api/statistics")
     assert stats["totals"]["matches"] == 1
     assert stats["board_sizes"] == {"9": 1}
@@ -52,7 +44,7 @@ def test_players_on_two_processes_play_one_series(live_server_factory, productio
     red, blue = asyncio.run(scenario())
     assert (red.player, blue.player) == (-1, 1)
     assert red.series_over is not None and red.series_over == blue.series_over
-    assert stored_moves(production_env["HEX_DATABASE_URL"]) == red.accepted_moves
+    assert moves_in(production_env["HEX_DATABASE_URL"]) == red.accepted_moves
 
 
 def test_simultaneous_connects_across_two_processes_never_share_a_seat(live_server_factory, production_env,
@@ -90,7 +82,7 @@ def test_hexgame_server_workers_share_one_port(live_server_factory, production_e
 
     first, second = asyncio.run(play_pair(live.ws_url, board_size=7, series_length=3))
     assert first.series_over is not None and first.series_over == second.series_over
-    assert stored_moves(production_env["HEX_DATABASE_URL"]) == first.accepted_moves == second.accepted_moves
+    assert moves_in(production_env["HEX_DATABASE_URL"]) == first.accepted_moves == second.accepted_moves
 def test_rated_swap_series_with_a_clock_on_postgres_and_redis(live_server_factory, production_env, tmp_path):
     """Swap moves (the conditional unique-cell constraint), clocks and rating
     updates under row locks, on the production database."""

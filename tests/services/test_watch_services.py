@@ -6,22 +6,13 @@ import asyncio
 import time
 import urllib.request
 
-import psycopg
 import pytest
 
 from tests.e2e.test_watch_e2e import Spectator
+from tests.support.arena_db import moves_in
 from tests.support.bots import Bot
 
 pytestmark = [pytest.mark.services, pytest.mark.e2e]
-
-
-def stored_moves(database_url: str) -> list[tuple]:
-    dsn = database_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn) as db:
-        return db.execute(
-            "SELECT g.number, m.player, m.q, m.r FROM games_move m JOIN games_game g ON g.id = m.game_id "
-            "ORDER BY g.series_id, g.number, m.number"
-        ).fetchall()
 
 
 def watching_on_slot_1(server) -> str:
@@ -49,7 +40,7 @@ def test_a_spectator_on_a_third_process_sees_every_move_and_is_counted_everywher
         return spectator, red, blue
 
     spectator, red, blue = asyncio.run(scenario())
-    assert spectator.moves == stored_moves(production_env["HEX_DATABASE_URL"]) == red.accepted_moves
+    assert spectator.moves == moves_in(production_env["HEX_DATABASE_URL"]) == red.accepted_moves
     assert spectator.frames[-1]["payload"] == red.series_over
 
     # A spectator whose process dies is forgotten by the others' sweepers.

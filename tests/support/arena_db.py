@@ -9,6 +9,10 @@ what the server says about it.
 from __future__ import annotations
 
 import json
+import re
+import sqlite3
+from contextlib import closing
+from pathlib import Path
 from typing import Any
 
 from games import rules
@@ -22,6 +26,18 @@ def stored_moves(db: Any) -> list[Move]:
         "SELECT g.number, m.player, m.q, m.r FROM games_move m JOIN games_game g ON g.id = m.game_id "
         "ORDER BY g.series_id, g.number, m.number"
     ).fetchall()]
+
+
+def moves_in(database: str | Path) -> list[Move]:
+    """``stored_moves`` of a SQLite file (a path) or a PostgreSQL URL (any form the server accepts)."""
+    text = str(database)
+    if text.startswith("postgres"):
+        import psycopg
+
+        with psycopg.connect(re.sub(r"^postgres(ql)?(\+psycopg2?)?://", "postgresql://", text)) as db:
+            return stored_moves(db)
+    with closing(sqlite3.connect(text)) as db:
+        return stored_moves(db)
 
 
 def check_history(db: Any) -> list[str]:
