@@ -135,3 +135,28 @@ def test_heartbeat_thread_beats_while_the_event_loop_is_busy(settings):
     finally:
         heart.stop()
         heart.join(5)
+
+
+def test_a_move_stored_by_another_process_is_never_hidden_by_the_cached_position(settings):
+    """Each process caches the position after its last committed move. When
+    another process has stored a move since (here: a move written through the
+    ORM path, which never touches this cache), the move count no longer
+    matches and the position is rebuilt from the database, so the stone it
+    placed is there."""
+    from django.db import transaction
+
+    from games import rules
+    from matchmaking import move_store
+
+    settings.HEX_MAX_CONNECTIONS_PER_IP = 0
+    services.ensure_slots()
+    red = services.matchmake(request(), "10.0.0.1", "red", "proc").identity
+    blue = services.matchmake(request(), "10.0.0.2", "blue", "proc").identity
+    services.apply_move(1, red.seat_id, "red", 0, 0)
+    assert move_store._positions  # the committed position is cached
+
+    with transaction.atomic():  # "another process": the ORM path, bypassing the cache
+        services._apply_move_orm(1, blue.seat_id, "blue", 1, 1, 1, 1)
+    outbox = services.apply_move(1, red.seat_id, "red", 1, 1)
+
+    assert outbox.messages["red"] == [proto.move_rejected(rules.REASON_OCCUPIED)]
