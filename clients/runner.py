@@ -273,7 +273,9 @@ class SeriesRunner:
                 # is a late one about the previous series.
                 return None
             self.say(view.status)
-            if self.keep_slot and self.keep_on_disconnect:
+            # After series_over the keep is already on its way: a second one
+            # would be refused once the first has re-opened the slot.
+            if self.keep_slot and self.keep_on_disconnect and not self._keep_pending:
                 await self._keep()
         elif kind == "opponent_reconnected":
             self.say(view.status)
