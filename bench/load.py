@@ -280,6 +280,8 @@ class Player:
                     elif kind == "series_over":
                         return
                     elif kind in ("error", "move_rejected", "opponent_disconnected"):
+                        if self.stop.is_set():
+                            return  # the run is over: opponents are leaving, not failing
                         detail = payload.get("message") or payload.get("reason") or ""
                         self.figures.errors[f"{kind}: {detail}"] += 1
                         if kind != "move_rejected":
