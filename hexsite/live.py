@@ -19,8 +19,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from hexsite.views import OVERVIEW_OPEN, overview_access, render_overview_update
-from matchmaking.db_calls import DirectDispatchMixin
-from matchmaking.delivery import OVERVIEW_GROUP
+from matchmaking.consumer_loop import LeanConsumerMixin
+from matchmaking.delivery import OVERVIEW_GROUP, overview_viewed
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 MIN_INTERVAL = 0.25
 
 
-class OverviewConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
+class OverviewConsumer(LeanConsumerMixin, AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self._pending: set[int] = set()
         self._full = False
@@ -38,6 +38,8 @@ class OverviewConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             await self.close()  # before accept: the handshake is refused (HTTP 403)
             return
         await self.channel_layer.group_add(OVERVIEW_GROUP, self.channel_name)
+        overview_viewed(+1)
+        self.counted = True
         await self.accept()
         # The page may have been rendered a moment ago: bring it up to date.
         self._schedule(full=True)
@@ -46,6 +48,9 @@ class OverviewConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         if self._task is not None and not self._task.done():
             self._task.cancel()
         await self.channel_layer.group_discard(OVERVIEW_GROUP, self.channel_name)
+        if getattr(self, "counted", False):
+            self.counted = False
+            overview_viewed(-1)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         return

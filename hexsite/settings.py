@@ -139,12 +139,13 @@ HEX_DB_INLINE = env.bool("HEX_DB_INLINE", default=DATABASES["default"]["ENGINE"]
 HEX_DB_THREADS = env.int("HEX_DB_THREADS", default=16)
 if not 1 <= HEX_DB_THREADS <= 256:
     raise ImproperlyConfigured("HEX_DB_THREADS must be between 1 and 256.")
-if HEX_DB_INLINE:
-    # Django refuses synchronous queries while an event loop runs in the thread;
-    # inline mode does exactly that on purpose.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 # -- channel layer ---------------------------------------------------------------
+# Messages one connection may have waiting (in the channel layer, or in its outgoing
+# queue) before it is treated as too slow.
+HEX_CHANNEL_CAPACITY = env.int("HEX_CHANNEL_CAPACITY", default=1000)
+if HEX_CHANNEL_CAPACITY < 1:
+    raise ImproperlyConfigured("HEX_CHANNEL_CAPACITY must be positive.")
 REDIS_URL = env.str("HEX_REDIS_URL", default="")
 if REDIS_URL:
     CHANNEL_LAYERS = {
@@ -154,11 +155,14 @@ if REDIS_URL:
                 # health_check_interval: a pooled connection idle that long is pinged (and
                 # replaced if Redis restarted meanwhile) before use, instead of failing the
                 # first call that picks it up with a reset.
-                "hosts": [{"address": REDIS_URL, "health_check_interval": 2}],
+                # socket_timeout: channels-redis blocks up to 5 s in BZPOPMIN waiting for
+                # messages; redis-py 8's default read timeout is also 5 s, so an idle layer
+                # timed out and closed every quiet connection with 1011.
+                "hosts": [{"address": REDIS_URL, "health_check_interval": 2, "socket_timeout": 10}],
                 "prefix": env.str("HEX_REDIS_KEY_PREFIX", default="hexarena"),
                 # channels-redis drops sends past a channel's capacity (default 100):
                 # leave room for bursts of fast bots and slow readers.
-                "capacity": env.int("HEX_CHANNEL_CAPACITY", default=1000),
+                "capacity": HEX_CHANNEL_CAPACITY,
                 "expiry": 60,
             },
         }
@@ -168,7 +172,7 @@ else:
         "default": {
             # Channels' in-memory layer without its per-message O(connections) sweep.
             "BACKEND": "matchmaking.layers.ArenaInMemoryChannelLayer",
-            "CONFIG": {"capacity": env.int("HEX_CHANNEL_CAPACITY", default=1000), "expiry": 60},
+            "CONFIG": {"capacity": HEX_CHANNEL_CAPACITY, "expiry": 60},
         }
     }
 

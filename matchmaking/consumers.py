@@ -17,7 +17,8 @@ from django.conf import settings
 
 from matchmaking import protocol as proto
 from matchmaking import runtime, services, spectators
-from matchmaking.db_calls import DirectDispatchMixin, run_in_db
+from matchmaking.consumer_loop import LeanConsumerMixin
+from matchmaking.db_calls import run_in_db
 from matchmaking.delivery import SLOTS_FEED_GROUP, deliver, feed_subscribed, watcher_count
 from matchmaking.outbox import Identity, Outbox
 from matchmaking.snapshots import list_slot_snapshots
@@ -148,48 +149,33 @@ class GuardedReceiveMixin:
             return None
 
 
-class SeatConsumer(GuardedReceiveMixin, DirectDispatchMixin, AsyncWebsocketConsumer):
+class SeatConsumer(GuardedReceiveMixin, LeanConsumerMixin, AsyncWebsocketConsumer):
     """Common receive loop of the three game endpoints."""
 
     identity: Identity | None = None
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        """Channels' receive loop, ending cleanly when the server side fails.
-
-        When the channel layer goes away (Redis restarted) the loop raises
-        and messages addressed to this connection may be lost, so it can no
-        longer be trusted to be current. Instead of leaving daphne to log a
-        traceback and leave the seat marked connected to a dead consumer (a
-        slot nobody could expire), the seat is released like any disconnect
-        and the client gets ``error`` + close 1011: it resumes through
-        /ws/reconnect and receives a snapshot from the database.
-        """
-        self.accepted = False
-        try:
-            await super().__call__(scope, receive, send)
-        except Exception as exc:
-            if not self.accepted:
-                raise  # still in the handshake: daphne refuses it with HTTP 500
-            log.warning("connection ended by a server fault (%s: %s); closing with 1011", type(exc).__name__, exc)
-            await self._release_after_fault()
-            try:
-                await self.send_message(proto.error(proto.ERR_SERVER_BUSY))
-                await self.close(code=1011)
-            except Exception:  # the socket is already gone
-                pass
-
-    async def _release_after_fault(self) -> None:
+    async def server_fault(self, exc: Exception | None) -> None:
+        """When the channel layer goes away (Redis restarted), messages addressed
+        to this connection may be lost, and a client that stopped reading has
+        lost its backlog: either way the connection is no longer current. The
+        seat is released like any disconnect and the client gets ``error`` +
+        close 1011: it resumes through /ws/reconnect with a snapshot from the
+        database."""
         try:
             await self.disconnect(1011)
         except Exception as exc:  # the database is down too: the seat waits for its owner's reconnect
             log.warning("releasing the seat after a fault failed (%s: %s)", type(exc).__name__, exc)
+        try:
+            await self.send_message(proto.error(proto.ERR_SERVER_BUSY))
+            await self.close(code=1011)
+        except Exception:  # the socket is already gone
+            pass
 
     async def connect(self) -> None:
         self.identity = None
         self.flood_guard = FloodGuard()
         await runtime.ensure_started()
         await self.accept()
-        self.accepted = True
         try:
             query = proto.Query.parse(self.scope.get("query_string", b""))
             outbox = await self.take_seat(query)
@@ -198,7 +184,7 @@ class SeatConsumer(GuardedReceiveMixin, DirectDispatchMixin, AsyncWebsocketConsu
             return
         except services.ServiceError as exc:
             if exc.outbox is not None:
-                await self.deliver(exc.outbox)
+                await deliver(exc.outbox)
             await self.refuse(exc.message, exc.close_code or proto.CLOSE_POLICY)
             return
         except Exception:
@@ -206,7 +192,7 @@ class SeatConsumer(GuardedReceiveMixin, DirectDispatchMixin, AsyncWebsocketConsu
             await self.refuse(proto.ERR_SERVER_BUSY, 1011)
             return
         self.identity = outbox.identity
-        await self.deliver(outbox)
+        await deliver(outbox)
 
     async def take_seat(self, query: proto.Query) -> Outbox:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -222,7 +208,7 @@ class SeatConsumer(GuardedReceiveMixin, DirectDispatchMixin, AsyncWebsocketConsu
         outbox = await run_in_db(
             services.disconnect_seat, identity.slot_id, identity.seat_id, self.channel_name
         )
-        await deliver(outbox, own_channel=None)
+        await deliver(outbox)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         message = await self.read_message(text_data)
@@ -261,14 +247,10 @@ class SeatConsumer(GuardedReceiveMixin, DirectDispatchMixin, AsyncWebsocketConsu
             outbox = await run_in_db(services.keep_slot, identity.slot_id, identity.seat_id, self.channel_name)
         if outbox.identity is not None:
             self.identity = outbox.identity
-        await self.deliver(outbox)
+        await deliver(outbox)
 
-    async def deliver(self, outbox: Outbox) -> None:
-        for texts, close_code in await deliver(outbox, own_channel=self.channel_name):
-            await self.send_batch(texts, close_code)
-
-    async def hex_deliver(self, event: dict[str, Any]) -> None:
-        """Messages another connection's service call addressed to us.
+    def accept_event(self, event: dict[str, Any]) -> None:
+        """Messages a service call addressed to us, queued as it commits.
 
         Dropped when written for an earlier generation of our seat: after a
         keep_slot, a notice about the old series may still be in flight.
@@ -276,16 +258,10 @@ class SeatConsumer(GuardedReceiveMixin, DirectDispatchMixin, AsyncWebsocketConsu
         generation = event.get("generation")
         if generation is not None and self.identity is not None and generation != self.identity.generation:
             return
-        await self.send_batch(event["texts"], event.get("close"))
-
-    async def send_batch(self, texts: list[str], close_code: int | None) -> None:
-        """Send already encoded messages, then close if asked to."""
-        for text in texts:
-            await self.send(text_data=text)
-        if close_code is not None:
+        if event.get("close") is not None:
             # Our seat is gone or taken over; nothing to release on disconnect.
             self.identity = None
-            await self.close(code=close_code)
+        super().accept_event(event)
 
     async def send_message(self, msg: dict[str, Any]) -> None:
         await self.send(text_data=proto.encode(msg))
@@ -340,7 +316,7 @@ class ReconnectConsumer(SeatConsumer):
         )
 
 
-class SlotsFeedConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
+class SlotsFeedConsumer(LeanConsumerMixin, AsyncWebsocketConsumer):
     """/ws/slots: the slot list on connect and after every membership change,
     as bare JSON arrays like the reference. Input is ignored."""
 
@@ -366,7 +342,7 @@ class SlotsFeedConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         await self.send(text_data=proto.encode(event["slots"]))
 
 
-class WatchConsumer(GuardedReceiveMixin, DirectDispatchMixin, AsyncWebsocketConsumer):
+class WatchConsumer(GuardedReceiveMixin, LeanConsumerMixin, AsyncWebsocketConsumer):
     """/ws/watch?slot_id=N: a read-only spectator of one slot (extension).
 
     Sends ``watching`` (the slot's public snapshot, never a token) on connect
@@ -399,7 +375,7 @@ class WatchConsumer(GuardedReceiveMixin, DirectDispatchMixin, AsyncWebsocketCons
         watcher_count(slot_id, +1)
         outbox = await run_in_db(spectators.add_watcher, slot_id, self.channel_name, runtime.PROCESS_ID)
         await self.send_state()
-        await deliver(outbox, own_channel=None)
+        await deliver(outbox)
 
     async def refuse(self, text: str) -> None:
         await self.send_message(proto.error(text))
@@ -419,7 +395,7 @@ class WatchConsumer(GuardedReceiveMixin, DirectDispatchMixin, AsyncWebsocketCons
         watcher_count(slot_id, -1)
         await self.channel_layer.group_discard(spectators.group_name(slot_id), self.channel_name)
         outbox = await run_in_db(spectators.remove_watcher, self.channel_name)
-        await deliver(outbox, own_channel=None)
+        await deliver(outbox)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         message = await self.read_message(text_data)

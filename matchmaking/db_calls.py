@@ -9,34 +9,54 @@ Django's connection checks around every call) cost more than the work itself
 (py-spy profiles in the README's benchmark section). So with ``HEX_DB_INLINE``
 on, the default for SQLite, service calls run directly on the event-loop
 thread. They never await, so no other coroutine interleaves with a
-transaction. Django's guard against synchronous queries inside an event loop
-is switched off for that mode only (``hexsite.settings``). Otherwise calls
-run on a pool of threads (see ``run_in_db``).
+transaction. Otherwise calls run on a pool of threads (see ``run_in_db``).
 """
 
 from __future__ import annotations
 
-import contextvars
+import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
-from channels.consumer import get_handler_name
 from channels.db import DatabaseSyncToAsync
 from django.conf import settings
+
+from matchmaking import group_commit
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
 _pool: ThreadPoolExecutor | None = None
-# Django keeps database connections in a "thread critical" asgiref Local,
-# which inside an event loop is per contextvars context, that is per task:
-# every WebSocket connection would open (and hold) its own SQLite connection,
-# about 400 KB each. Inline calls all run in this one context instead, so the
-# process keeps a single connection. Calls never nest and never await, so
-# the context is never entered twice at once.
-_inline_context = contextvars.Context()
+
+
+def run_inline(func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Call ``func`` on the event-loop thread as if no loop were running there.
+
+    Django keeps database connections in a "thread critical" asgiref
+    ``Local``. With a loop running, that is per contextvars context, so per
+    task: every WebSocket connection would open (and hold) its own SQLite
+    connection, about 400 KB each, and every one of the dozens of
+    ``connection`` lookups in a query pays for the context machinery (13 %
+    of the server's time in a profile). Without a running loop it is a plain
+    thread-local: the process keeps one connection, looked up cheaply, and
+    Django's guard against synchronous queries in async code has nothing to
+    refuse. ``func`` never awaits, so no other coroutine can run meanwhile.
+
+    Moves are committed in groups (``matchmaking.group_commit``); any other
+    call commits the open group first.
+    """
+    loop = asyncio._get_running_loop()
+    if not group_commit.joinable(func):
+        group_commit.flush()  # it sees (and may lock) what the moves so far wrote
+    asyncio._set_running_loop(None)
+    group_commit.loop = loop
+    try:
+        return func(*args, **kwargs)
+    finally:
+        group_commit.loop = None
+        asyncio._set_running_loop(loop)
 
 
 def _executor() -> ThreadPoolExecutor:
@@ -57,23 +77,6 @@ async def run_in_db(func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> 
     they already serialise on row locks, as they must across processes.
     """
     if settings.HEX_DB_INLINE:
-        return _inline_context.run(func, *args, **kwargs)
+        return run_inline(func, *args, **kwargs)
     call = DatabaseSyncToAsync(func, thread_sensitive=False, executor=_executor())
     return await call(*args, **kwargs)
-
-
-class DirectDispatchMixin:
-    """For consumers: dispatch without Channels' per-message connection check.
-
-    Channels closes stale database connections before every handler, with a
-    trip to its ORM thread (16 % of the server's time in a profile). Our
-    consumers do all database work through ``run_in_db``, and
-    ``database_sync_to_async`` already does that check around each call (inline
-    mode needs none), so the extra trip per message is skipped.
-    """
-
-    async def dispatch(self, message: dict) -> None:
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from channels.layers import get_channel_layer
 
+from matchmaking import group_commit
 from matchmaking import protocol as proto
+from matchmaking.consumer_loop import post_local
 from matchmaking.db_calls import run_in_db
+from matchmaking.models import Watcher
 from matchmaking.outbox import Outbox
 from matchmaking.snapshots import list_slot_snapshots
 
@@ -24,6 +28,8 @@ _changed_slots: set[int] = set()
 # /ws/slots connections of this process. With the in-memory layer nobody else
 # can listen, so the slot list is not even read when this is zero.
 _feed_subscribers = 0
+# /ws/overview connections of this process (see ``overview_viewed``).
+_overview_viewers = 0
 # Spectators (/ws/watch) of this process by slot id; with the in-memory layer
 # a slot nobody here watches needs no spectator event at all.
 _local_watchers: dict[int, int] = {}
@@ -33,22 +39,84 @@ _feed_pusher: asyncio.Task | None = None
 FEED_INTERVAL = 0.25
 
 
-async def deliver(outbox: Outbox, own_channel: str | None) -> list[tuple[list[str], int | None]]:
-    """Send every other connection its messages through the channel layer (one
-    event per connection, so their order survives), notify the live feeds, and
-    return what belongs to ``own_channel`` for the caller to send itself.
+async def deliver(outbox: Outbox) -> None:
+    """Deliver what a service call decided, once its transaction committed.
+
+    Each connection gets its messages as one event, so their order survives:
+    a connection of this process has them queued on the spot
+    (``post_local``), any other through the channel layer. Then the live
+    feeds are told.
+
+    Every connection must receive messages in commit order. The caller
+    therefore calls this right after the service returned, with no await in
+    between, and a move still waiting for its group commit
+    (``Outbox.pending_commit``) has its messages queued by the commit itself,
+    in the order the moves were written.
 
     Messages travel as the JSON text that goes on the wire, encoded once: a
     move broadcast is one message for both players, and text costs the
     in-memory layer's deep copy (or Redis' msgpack) next to nothing.
     """
-    layer = get_channel_layer()
-    own: list[tuple[list[str], int | None]] = []
     encoded: dict[int, str] = {}
-    try:
+    remote: list[tuple[str, dict[str, Any]]] = []
+    if outbox.pending_commit is not None:
+        batch = outbox.pending_commit
+        batch.deliveries.append(lambda: remote.extend(_post_local(outbox, encoded)))
+        await group_commit.committed(batch)
+        if outbox.watch:
+            await _tell_spectators(outbox, encoded)
+    else:
         # Spectators first: their event is queued before any player can hear of
         # this commit and answer it, so a spectator sees commits in order even
         # when the two players sit on different processes.
+        if outbox.watch:
+            await _tell_spectators(outbox, encoded)
+        remote = _post_local(outbox, encoded)
+    for channel, event in remote:
+        await _send_remote(channel, event)
+    if outbox.membership_changed:
+        await _refresh_spectators(outbox)
+        if not _single_process():
+            push_slot_list_soon()
+        elif _feed_subscribers > 0:
+            await _push_slot_list()
+    if outbox.changed_slots and (_overview_viewers > 0 or not _single_process()):
+        announce_changes(outbox.changed_slots)
+
+
+async def _send_remote(channel: str, event: dict[str, Any]) -> None:
+    """Send through the channel layer, trying a second time once.
+
+    The work is committed; only the wire can fail. Right after a Redis
+    restart the first send may pick a pooled connection the old server
+    closed, which fails before Redis sees the command; the pool replaces it,
+    so a second try goes through. Without it the addressee, whose own layer
+    connection was fine, never heard of the move and the game stalled.
+    """
+    for attempt in (1, 2):
+        try:
+            await get_channel_layer().send(channel, event)
+            return
+        except Exception as exc:
+            if attempt == 2:
+                log.warning("channel layer send failed (%s: %s); the addressee resumes by reconnecting",
+                            type(exc).__name__, exc)
+
+
+def _post_local(outbox: Outbox, encoded: dict[int, str]) -> list[tuple[str, dict[str, Any]]]:
+    """Queue the messages of this process's connections; return the others' events."""
+    remote = []
+    for channel, messages, close_code, generation in outbox.channels():
+        texts = [_text(msg, encoded) for msg in messages]
+        event = {"type": "hex.deliver", "texts": texts, "close": close_code, "generation": generation}
+        if not post_local(channel, event):
+            remote.append((channel, event))
+    return remote
+
+
+async def _tell_spectators(outbox: Outbox, encoded: dict[int, str]) -> None:
+    layer = get_channel_layer()
+    try:
         everyone_local = _single_process()
         for slot_id, messages in outbox.watch.items():
             if everyone_local and not _local_watchers.get(slot_id):
@@ -56,37 +124,30 @@ async def deliver(outbox: Outbox, own_channel: str | None) -> list[tuple[list[st
             texts = [_text(msg, encoded) for msg in messages]
             await layer.group_send(WATCH_GROUP_PREFIX + str(slot_id), {
                 "type": "hex.watch", "texts": texts, "version": list(outbox.watch_versions[slot_id])})
-        if outbox.membership_changed:
-            # Seats came, went or reconnected: spectators re-read the slot.
-            for slot_id in sorted(outbox.changed_slots):
-                if everyone_local and not _local_watchers.get(slot_id):
-                    continue
-                await layer.group_send(WATCH_GROUP_PREFIX + str(slot_id), {"type": "watch.refresh"})
     except Exception as exc:  # spectators resume from a fresh snapshot when they reconnect
         log.warning("spectator delivery failed (%s: %s)", type(exc).__name__, exc)
-    for channel, messages, close_code, generation in outbox.channels():
-        texts = [_text(msg, encoded) for msg in messages]
-        if channel == own_channel:
-            own.append((texts, close_code))
-            continue
-        try:
-            await layer.send(channel, {"type": "hex.deliver", "texts": texts, "close": close_code,
-                                       "generation": generation})
-        except Exception as exc:
-            # The work is committed; only the wire failed (Redis restarting).
-            # The caller still gets its own messages. The addressee's consumer
-            # loses its layer too and closes with 1011, and its client resumes
-            # from the database through /ws/reconnect.
-            log.warning("channel layer send failed (%s: %s); the addressee resumes by reconnecting",
-                        type(exc).__name__, exc)
-    if outbox.membership_changed:
-        if not _single_process():
-            push_slot_list_soon()
-        elif _feed_subscribers > 0:
-            await _push_slot_list()
-    if outbox.changed_slots:
-        announce_changes(outbox.changed_slots)
-    return own
+
+
+async def _refresh_spectators(outbox: Outbox) -> None:
+    """Seats came, went or reconnected: the slots' spectators re-read them."""
+    if not outbox.changed_slots:
+        return
+    try:
+        if _single_process():
+            watched = {slot_id for slot_id in outbox.changed_slots if _local_watchers.get(slot_id)}
+        else:
+            # Spectators of other processes are only known to the database; a
+            # broadcast per join to empty groups exhausted the Redis pool under load.
+            watched = await run_in_db(_watched_slots, outbox.changed_slots)
+        layer = get_channel_layer()
+        for slot_id in sorted(watched):
+            await layer.group_send(WATCH_GROUP_PREFIX + str(slot_id), {"type": "watch.refresh"})
+    except Exception as exc:  # spectators resume from a fresh snapshot when they reconnect
+        log.warning("spectator delivery failed (%s: %s)", type(exc).__name__, exc)
+
+
+def _watched_slots(slot_ids: set[int]) -> set[int]:
+    return set(Watcher.objects.filter(slot_id__in=slot_ids).values_list("slot_id", flat=True))
 
 
 async def _push_slot_list() -> None:
@@ -136,6 +197,15 @@ def watcher_count(slot_id: int, change: int) -> None:
         _local_watchers[slot_id] = count
     else:
         _local_watchers.pop(slot_id, None)
+
+
+def overview_viewed(change: int) -> None:
+    """Count /ws/overview connections of this process (``+1`` on connect, ``-1`` on leave).
+
+    With the in-memory layer nobody else can listen, so without a viewer here
+    moves announce nothing (a few per cent of a move's time at saturation)."""
+    global _overview_viewers
+    _overview_viewers += change
 
 
 def feed_subscribed(change: int) -> None:

@@ -14,17 +14,23 @@ renamed field fails loudly here instead of writing the wrong column.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
+import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
+import psycopg
+from django.db import connection
 from django.utils import timezone
 
 from games import rules
 from games.models import Game, Move, Series
-from matchmaking.models import Seat, Slot
+from matchmaking import group_commit
+from matchmaking.models import Seat, Slot, Watcher
 
 
 @dataclass(frozen=True)
@@ -52,8 +58,10 @@ class MoveContext:
     current_turn: int | None
     winner: int | None
     move_count: int
-    board_json: Any  # the stored position, decoded only when the cache misses
     seats: dict[int, SeatRow]
+    # Someone watches the slot (/ws/watch). Read under the slot's lock, which
+    # a spectator also takes when it registers (``spectators.add_watcher``).
+    watched: bool
 
 
 def _columns(model: Any, *names: str) -> list[str]:
@@ -63,7 +71,8 @@ def _columns(model: Any, *names: str) -> list[str]:
 def _build_statements(vendor: str) -> dict[str, str]:
     # PostgreSQL: lock only the slot row, and say the JSON parameters are jsonb.
     lock, as_json = (" FOR UPDATE OF s", "::jsonb") if vendor == "postgresql" else ("", "")
-    slot, game, series, seat, move = (m._meta.db_table for m in (Slot, Game, Series, Seat, Move))
+    slot, game, series, seat, move, watcher = (m._meta.db_table for m in (Slot, Game, Series, Seat, Move, Watcher))
+    (w_slot,) = _columns(Watcher, "slot_id")
     s_state, s_game, s_series = _columns(Slot, "state", "game", "series")
     g_turn, g_winner, g_count, g_board, g_last, g_number = _columns(
         Game, "current_turn", "winner", "move_count", "board", "last_move", "number")
@@ -75,13 +84,15 @@ def _build_statements(vendor: str) -> dict[str, str]:
     return {
         # The slot row is the lock every service takes; the outer joins may be empty.
         "context": (
-            f"SELECT s.{s_state}, s.{s_game}, r.{r_winner}, g.{g_turn}, g.{g_winner}, g.{g_count}, g.{g_board}, "
+            f"SELECT s.{s_state}, s.{s_game}, r.{r_winner}, g.{g_turn}, g.{g_winner}, g.{g_count}, "
             f"se.id, se.{se_player}, se.{se_connected}, se.{se_channel}, se.{se_generation}, "
-            f"s.{s_series}, g.{g_number}, r.{r_control} "
+            f"s.{s_series}, g.{g_number}, r.{r_control}, "
+            f"EXISTS (SELECT 1 FROM {watcher} w WHERE w.{w_slot} = s.id) "
             f"FROM {slot} s LEFT JOIN {game} g ON g.id = s.{s_game} "
             f"LEFT JOIN {series} r ON r.id = s.{s_series} "
             f"LEFT JOIN {seat} se ON se.{se_slot} = s.id WHERE s.id = %s{lock}"
         ),
+        "board": f"SELECT {g_board} FROM {game} WHERE id = %s",
         "insert_move": (
             f"INSERT INTO {move} ({m_game}, {m_number}, {m_player}, {m_kind}, {m_q}, {m_r}, {m_created}) "
             f"VALUES (%s, %s, %s, %s, %s, %s, %s)"
@@ -101,6 +112,9 @@ def _build_statements(vendor: str) -> dict[str, str]:
 
 
 _statements: dict[str, dict[str, str]] = {}
+# The SQLite statements in the sqlite3 module's own parameter style, for
+# writing on the raw connection of a group commit.
+_raw_statements: dict[str, str] = {}
 
 
 def _sql(name: str) -> str:
@@ -110,6 +124,86 @@ def _sql(name: str) -> str:
     return _statements[vendor][name]
 
 
+class _PostgresMove:
+    """An ordinary move's transaction on PostgreSQL in two round trips.
+
+    Under Django's ``atomic`` a move took four: BEGIN, the locking read, the
+    write and COMMIT, each waiting on the PostgreSQL backend and then on a
+    free core and the GIL for the thread that resumes. Here BEGIN travels
+    with the read and COMMIT with the write (several statements in one
+    simple query, which psycopg's client-side binding allows).
+    """
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.begun = False
+        self.finished = False
+
+
+# Per thread: on PostgreSQL, moves of different games run on several threads at once.
+_postgres_moves = threading.local()
+
+
+@contextlib.contextmanager
+def postgres_move() -> Iterator[None]:
+    """Around ``_ordinary_move`` on PostgreSQL, outside any transaction: the
+    move's statements run as described in ``_PostgresMove``; a move that ends
+    without writing (a refusal, an error, a move for the ORM path) is rolled back."""
+    assert connection.vendor == "postgresql" and not connection.in_atomic_block
+    assert getattr(_postgres_moves, "current", None) is None
+    connection.ensure_connection()
+    move = _postgres_moves.current = _PostgresMove(connection.connection)
+    try:
+        yield
+    except psycopg.Error:
+        connection.errors_occurred = True  # Django checks the connection before its next use
+        raise
+    finally:
+        _postgres_moves.current = None
+        if move.begun and not move.finished:
+            with contextlib.suppress(Exception):
+                move.raw.execute("ROLLBACK")
+
+
+def _rows(name: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    raw = group_commit.raw_connection()
+    if raw is not None:
+        return raw.execute(_raw_sql(name), params).fetchall()
+    move = getattr(_postgres_moves, "current", None)
+    if move is not None and not move.begun:
+        move.begun = True
+        with move.raw.cursor() as cursor:
+            cursor.execute("BEGIN; " + _sql(name), params)
+            cursor.nextset()
+            return cursor.fetchall()
+    with connection.cursor() as cursor:
+        cursor.execute(_sql(name), params)
+        return cursor.fetchall()
+
+
+def _write(name: str, params: list[Any], last: bool = False) -> None:
+    """Run a write; ``last``: the move's final statement (it commits a
+    ``postgres_move``)."""
+    raw = group_commit.raw_connection()
+    if raw is not None:
+        raw.execute(_raw_sql(name), params)
+        return
+    move = getattr(_postgres_moves, "current", None)
+    if move is not None and move.begun:
+        with move.raw.cursor() as cursor:
+            cursor.execute(_sql(name) + ("; COMMIT" if last else ""), params)
+        move.finished = last
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_sql(name), params)
+
+
+def _raw_sql(name: str) -> str:
+    if not _raw_statements:
+        _raw_statements.update({key: sql.replace("%s", "?") for key, sql in _build_statements("sqlite").items()})
+    return _raw_statements[name]
+
+
 def _json(value: Any) -> Any:
     # SQLite hands JSON columns back as text; psycopg may already have decoded them.
     return json.loads(value) if isinstance(value, str) else value
@@ -117,27 +211,51 @@ def _json(value: Any) -> Any:
 
 def lock_for_move(slot_id: int) -> MoveContext | None:
     """Lock the slot and read what a move needs, or None if there is no such slot."""
-    with connection.cursor() as cursor:
-        cursor.execute(_sql("context"), [slot_id])
-        rows = cursor.fetchall()
+    rows = _rows("context", [slot_id])
     if not rows:
         return None
-    state, game_id, series_winner, turn, winner, count, board = rows[0][:7]
+    state, game_id, series_winner, turn, winner, count = rows[0][:6]
     seats = {
-        row[8]: SeatRow(id=row[7], player=row[8], connected=bool(row[9]), channel_name=row[10], generation=row[11])
-        for row in rows if row[7] is not None
+        row[7]: SeatRow(id=row[6], player=row[7], connected=bool(row[8]), channel_name=row[9], generation=row[10])
+        for row in rows if row[6] is not None
     }
-    series_id, game_number, time_control = rows[0][12:15]
+    series_id, game_number, time_control, watched = rows[0][11:15]
     return MoveContext(slot_id=slot_id, state=state, game_id=game_id, series_id=series_id,
                        game_number=game_number or 0, series_winner=series_winner, time_control=time_control or "",
-                       current_turn=turn, winner=winner, move_count=count or 0, board_json=board, seats=seats)
+                       current_turn=turn, winner=winner, move_count=count or 0, seats=seats,
+                       watched=bool(watched))
 
 
-# Positions this process committed last, by game id: (move count, board).
+@dataclass
+class Position:
+    """A game's position: its board and the board's stored JSON text.
+
+    The text puts every cell in two characters (`` 0``, `` 1``, ``-1``), so a
+    move changes two characters of it instead of re-encoding the board
+    (encoding it took as long as the move's SQL).
+    """
+
+    board: rules.Board
+    text: str
+
+    @classmethod
+    def of(cls, board: rules.Board) -> Position:
+        return cls(board, "[" + ",".join("[" + ",".join(_CELL_TEXT[c] for c in row) + "]" for row in board.cells) + "]")
+
+    def place(self, player: int, q: int, r: int) -> int | None:
+        winner = self.board.place(player, q, r)
+        at = 2 + r * (3 * self.board.size + 2) + 3 * q
+        self.text = self.text[:at] + _CELL_TEXT[player] + self.text[at + 2:]
+        return winner
+
+
+_CELL_TEXT = {rules.EMPTY: " 0", rules.BLUE: " 1", rules.RED: "-1"}
+
+# Positions this process committed last, by game id: (move count, position).
 # Rebuilding a board's union-find from the stored rows on every move cost as
 # much as the move's SQL. An entry is used only while its move count matches
 # the database, so another process's move just means a rebuild.
-_positions: OrderedDict[int, tuple[int, rules.Board]] = OrderedDict()
+_positions: OrderedDict[int, tuple[int, Position]] = OrderedDict()
 POSITION_CACHE_SIZE = 20_000
 
 
@@ -146,40 +264,56 @@ def forget_positions() -> None:
     _positions.clear()
 
 
-def board_for(context: MoveContext) -> rules.Board:
+def position_for(context: MoveContext) -> Position:
     """The position of the slot's current game. Change it only through ``place``."""
     cached = _positions.get(context.game_id)
     if cached is not None and cached[0] == context.move_count:
         return cached[1]
-    return rules.Board.from_rows(_json(context.board_json))
+    # The stored board is read only now: most moves find their position cached.
+    (board,) = _rows("board", [context.game_id])[0]
+    return Position.of(rules.Board.from_rows(_json(board)))
 
 
-def place(context: MoveContext, board: rules.Board, player: int, q: int, r: int) -> int | None:
-    """``board.place`` that first drops the cached position: until ``record_move``
-    stores the new one, a failure anywhere leaves nothing stale behind."""
+def place(context: MoveContext, position: Position, player: int, q: int, r: int) -> int | None:
+    """``Position.place`` that first drops the cached position: until
+    ``record_move`` stores the new one, a failure anywhere leaves nothing
+    stale behind."""
     _positions.pop(context.game_id, None)
-    return board.place(player, q, r)
+    return position.place(player, q, r)
 
 
-def record_move(context: MoveContext, player: int, q: int, r: int, board: rules.Board, next_turn: int) -> None:
+def record_move(context: MoveContext, player: int, q: int, r: int, position: Position, next_turn: int) -> None:
     """Store an ordinary move (a placement that ends nothing, in a game with no
-    clock) and ``board``, the position after it."""
+    clock) and ``position``, the position after it."""
     number = context.move_count + 1
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    move_row = [context.game_id, number, player, Move.Kind.PLACE.value, q, r, now]
-    game_row = [number, json.dumps(board.cells), json.dumps([q, r]), next_turn, context.game_id]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(_sql("insert_move_update_game"), move_row + game_row)
-        else:
-            cursor.execute(_sql("insert_move"), move_row)
-            cursor.execute(_sql("update_game"), game_row)
+    move_row = [context.game_id, number, player, Move.Kind.PLACE.value, q, r, _now_param()]
+    game_row = [number, position.text, f"[{q},{r}]", next_turn, context.game_id]
+    if connection.vendor == "postgresql":
+        _write("insert_move_update_game", move_row + game_row, last=True)
+    else:
+        _write("insert_move", move_row)
+        _write("update_game", game_row)
     # Only a committed position may be reused: after a rollback another process
     # could store a different move under the same number.
-    transaction.on_commit(lambda: _remember(context.game_id, number, board))
+    group_commit.on_commit(lambda: _remember(context.game_id, number, position))
 
 
-def _remember(game_id: int, move_count: int, board: rules.Board) -> None:
-    _positions[game_id] = (move_count, board)
+def _now_param() -> Any:
+    """Now, as the move's ``created_at`` parameter."""
+    now = timezone.now()
+    if connection.vendor == "sqlite" and _sqlite_stores_utc():
+        # What Django's adapt_datetimefield_value makes of it, without its
+        # time-zone machinery (a sixth of a move's time in a profile).
+        return str(now.replace(tzinfo=None))
+    return connection.ops.adapt_datetimefield_value(now)
+
+
+@functools.cache
+def _sqlite_stores_utc() -> bool:
+    return connection.timezone_name == "UTC"
+
+
+def _remember(game_id: int, move_count: int, position: Position) -> None:
+    _positions[game_id] = (move_count, position)
     if len(_positions) > POSITION_CACHE_SIZE:
         _positions.popitem(last=False)

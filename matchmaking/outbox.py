@@ -9,7 +9,10 @@ event), because channels-redis only keeps order within a single send.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matchmaking.group_commit import Batch
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,9 @@ class Outbox:
     # (series id, game number, move count, game finished) once they apply.
     watch: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     watch_versions: dict[int, tuple[int, int, int, int]] = field(default_factory=dict)
+    # Written in a group commit (``matchmaking.group_commit``): what to await
+    # before any of this may be sent. None: already committed.
+    pending_commit: Batch | None = None
 
     def send(self, channel: str | None, msg: dict[str, Any]) -> None:
         if channel:

@@ -10,6 +10,7 @@ process sees them pass.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
@@ -122,6 +123,29 @@ def sweep_sync(with_beat: bool) -> Outbox:
     return outbox
 
 
+_gc_tuned = False
+
+
+def tune_gc() -> None:
+    """Fewer, cheaper cyclic garbage collections in a server process.
+
+    Python's default collects the youngest generation every 700 allocations,
+    and every collection of an older generation walks every tracked object:
+    Django, the app and hundreds of connections. Under load that showed in
+    profiles as a sixth of the time "inside" whatever allocated next. So the
+    objects alive at startup are frozen out of collection (``gc.freeze``)
+    and the thresholds are raised; reference counting still frees almost
+    everything at once, and cycles are still collected, just in bigger
+    batches.
+    """
+    global _gc_tuned
+    if _gc_tuned:
+        return
+    _gc_tuned = True
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+
+
 async def ensure_started() -> None:
     """Run the startup work once per process and start the sweeper task.
 
@@ -139,12 +163,13 @@ async def ensure_started() -> None:
         from matchmaking.delivery import deliver
 
         outbox = await run_in_db(startup_sync)
-        await deliver(outbox, own_channel=None)
+        await deliver(outbox)
         if not single_process():
             start_heartbeat()
         _sweeper = asyncio.get_running_loop().create_task(_sweep_forever())
         _started = asyncio.Event()
         _started.set()
+        tune_gc()
 
 
 async def _sweep_forever() -> None:
@@ -158,7 +183,7 @@ async def _sweep_forever() -> None:
         tick += 1
         try:
             outbox = await run_in_db(sweep_sync, tick % beats_every == 0)
-            await deliver(outbox, own_channel=None)
+            await deliver(outbox)
         except asyncio.CancelledError:
             raise
         except Exception:  # keep sweeping whatever one round hit (DB restart, ...)

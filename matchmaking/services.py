@@ -22,7 +22,7 @@ from django.db import IntegrityError, connection, transaction
 
 from games import rules
 from games.models import Game, Move, Series
-from matchmaking import clock, move_store
+from matchmaking import clock, group_commit, move_store
 from matchmaking import protocol as proto
 from matchmaking.clock import TimeControl
 from matchmaking.models import BotToken, Seat, Slot
@@ -101,10 +101,11 @@ def _broadcast(outbox: Outbox, slot: Slot, seats: dict[int, Seat], msg: dict[str
 
 
 def _broadcast_version(outbox: Outbox, slot_id: int, version: tuple[int, int, int, int], seats: dict[int, Any],
-                       msg: dict[str, Any]) -> None:
+                       msg: dict[str, Any], watched: bool = True) -> None:
     for player in rules.PLAYERS:
         outbox.to_seat(seats.get(player), msg)
-    outbox.to_watchers(slot_id, msg, version)
+    if watched:
+        outbox.to_watchers(slot_id, msg, version)
 
 
 def _calling_seat(seats: dict[int, Any], seat_id: int, channel: str) -> Any:
@@ -588,48 +589,80 @@ def _reconnect_seat(slot_id: int, token: str, channel: str, process_id: str) -> 
 # -- play ----------------------------------------------------------------------------------
 
 
-@transaction.atomic
+@group_commit.joins
 def apply_move(slot_id: int, seat_id: int, channel: str, q: object, r: object) -> Outbox:
     """Validate and persist one move; a rejection goes to the sender only.
 
     An ordinary move reads and writes through ``move_store`` (three plain SQL
-    statements: this is the arena's hot path); a move that wins its game goes
-    on through the ORM, which scores it and starts the next game.
+    statements: this is the arena's hot path). Inline on SQLite it is
+    committed with the other moves of the same loop pass (``group_commit``);
+    on PostgreSQL its transaction takes two round trips
+    (``move_store.postgres_move``).
+    A move that ends its game, or any move of a game with a clock, goes on
+    through the ORM in a transaction of its own.
     """
-    outbox = Outbox()
     if not (rules.is_int(q) and rules.is_int(r)):
+        outbox = Outbox()
         outbox.send(channel, proto.move_rejected(rules.REASON_MALFORMED))
         return outbox
     # The broadcast echoes the coordinates as sent (true/false stay booleans,
     # as in the reference); the board and the stored move use integers.
-    echo_q, echo_r = q, r
-    q, r = int(q), int(r)  # type: ignore[call-overload]
+    move = (slot_id, seat_id, channel, q, r, int(q), int(r))  # type: ignore[call-overload]
+    if group_commit.enabled():
+        fast_transaction = group_commit.joined()
+    elif connection.vendor == "postgresql" and not connection.in_atomic_block:
+        fast_transaction = move_store.postgres_move()
+    else:
+        return _apply_move_in_transaction(*move)
+    with fast_transaction as batch:
+        outbox = _ordinary_move(*move)
+    if outbox is not None:
+        outbox.pending_commit = batch  # None on PostgreSQL: already committed
+        return outbox
+    group_commit.flush()  # the ORM path needs the connection to itself
+    return _apply_move_in_transaction(*move, maybe_ordinary=False)
+
+
+@transaction.atomic
+def _apply_move_in_transaction(slot_id: int, seat_id: int, channel: str, echo_q: object, echo_r: object, q: int,
+                               r: int, maybe_ordinary: bool = True) -> Outbox:
+    outbox = _ordinary_move(slot_id, seat_id, channel, echo_q, echo_r, q, r) if maybe_ordinary else None
+    if outbox is None:
+        outbox = _apply_move_orm(slot_id, seat_id, channel, echo_q, echo_r, q, r)
+    return outbox
+
+
+def _ordinary_move(slot_id: int, seat_id: int, channel: str, echo_q: object, echo_r: object, q: int,
+                   r: int) -> Outbox | None:
+    """Apply a move that ends nothing in a game without a clock, or refuse
+    any move; None (nothing written) when the ORM path has to decide."""
     context = move_store.lock_for_move(slot_id)
     if context is None:
         raise ServiceError(proto.ERR_STALE)
     if context.time_control or clock.has_deadlines(None):
-        return _apply_move_orm(slot_id, seat_id, channel, echo_q, echo_r, q, r)
+        return None
+    outbox = Outbox()
     seat = _calling_seat(context.seats, seat_id, channel)
     reason = _play_refusal(context.state, context.game_id, context.seats, context.series_winner is not None)
     if reason is None:
-        board = move_store.board_for(context)
-        reason = rules.check_move(board, seat.player, context.current_turn, q, r)
+        position = move_store.position_for(context)
+        reason = rules.check_move(position.board, seat.player, context.current_turn, q, r)
     if reason is not None:
         outbox.send(channel, proto.move_rejected(reason))
         return outbox
 
-    winner = move_store.place(context, board, seat.player, q, r)
+    winner = move_store.place(context, position, seat.player, q, r)
+    if winner is not None:
+        return None  # the ORM path scores it, from the stored position
     outbox.changed_slots.add(slot_id)
-    if winner is None:
-        next_turn = rules.opponent(seat.player)
-        move_store.record_move(context, seat.player, q, r, board, next_turn)
-        version = (context.series_id or 0, context.game_number, context.move_count + 1, 0)
-        _broadcast_version(outbox, slot_id, version, context.seats,
-                           proto.move(seat.player, echo_q, echo_r, next_turn))
-        return outbox
-
-    # The move ends the game: the ORM path scores it (from the stored position).
-    return _apply_move_orm(slot_id, seat_id, channel, echo_q, echo_r, q, r)
+    next_turn = rules.opponent(seat.player)
+    move_store.record_move(context, seat.player, q, r, position, next_turn)
+    version = (context.series_id or 0, context.game_number, context.move_count + 1, 0)
+    # Unwatched, a move is no spectator event at all: across processes that
+    # was a channel-layer broadcast per move to an empty group.
+    _broadcast_version(outbox, slot_id, version, context.seats, proto.move(seat.player, echo_q, echo_r, next_turn),
+                       watched=context.watched)
+    return outbox
 
 
 def _locked_for_play(slot_id: int, seat_id: int, channel: str,

@@ -68,7 +68,13 @@ def watch_state(slot_id: int) -> tuple[dict[str, Any], Version]:
     return payload, version
 
 
+@transaction.atomic
 def add_watcher(slot_id: int, channel: str, process_id: str) -> Outbox:
+    """Register a spectator, under the slot's lock: a move reads whether
+    anyone watches under that lock too, so every move either sees this
+    spectator (and is sent to it) or committed before it (and is in the
+    snapshot it reads next)."""
+    list(Slot.objects.select_for_update().filter(id=slot_id).values_list("id"))
     Watcher.objects.update_or_create(channel_name=channel, defaults={"slot_id": slot_id, "process_id": process_id})
     return Outbox(changed_slots={slot_id})
 

@@ -248,6 +248,19 @@ async def slot(slot_id: int) -> dict[str, Any]:
 snapshots_now = database_sync_to_async(list_slot_snapshots)
 
 
+async def red_resumes_and_plays_on(red: WS, blue: WS) -> None:
+    """Red, cut off, comes back through /ws/reconnect; both are told and a
+    move of red's reaches blue. Closes both connections."""
+    back = WS(f"/ws/reconnect?slot_id={red.joined['slot_id']}&token={red.joined['reconnect_token']}")
+    await back.connect()
+    assert (await back.expect("reconnected"))["player"] == RED
+    assert await blue.expect("opponent_reconnected") == {"player": RED}
+    await back.move(3, 3)
+    assert (await blue.expect("move"))["player"] == RED
+    for ws in (back, blue):
+        await ws.close()
+
+
 def db(fn: Any) -> Any:
     """Run ORM code from async test code."""
     return database_sync_to_async(fn)()

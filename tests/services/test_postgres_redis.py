@@ -4,10 +4,12 @@ processes sharing one database and one channel layer."""
 from __future__ import annotations
 
 import asyncio
+import json
 from urllib.parse import urlencode
 
 import psycopg
 import pytest
+import websockets
 
 from tests.support.arena_db import moves_in
 from tests.support.bots import Bot, crowd_connect, play_pair
@@ -108,3 +110,46 @@ def test_rated_swap_series_with_a_clock_on_postgres_and_redis(live_server_factor
     assert swaps >= 1 and deadlines == 0
     ratings = http_json(f"{server.http_url}/api/statistics?board_size=7")["ratings"]
     assert sorted(r["games"] for r in ratings) == [games, games]
+
+
+def test_players_idle_longer_than_a_redis_read_timeout_keep_their_game(live_server_factory, production_env):
+    """With nothing arriving through Redis for a while (both players on one
+    process, thinking), the channel layer's blocking read outlasts the Redis
+    client's socket timeout unless that is set longer: every such connection
+    was closed with 1011."""
+
+    async def scenario() -> dict:
+        query = urlencode({"board_size": 7, "series_length": 1})
+        url = f"{server.ws_url}/ws/matchmake?{query}"
+        async with websockets.connect(url) as red, websockets.connect(url) as blue:
+            for ws in (red, blue):
+                while json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] != "game_start":
+                    pass
+            await asyncio.sleep(12)  # two of channels-redis' 5 s blocking reads, and more
+            await red.send(json.dumps({"type": "move", "payload": {"q": 3, "r": 3}}))
+            return json.loads(await asyncio.wait_for(blue.recv(), 10))
+
+    server = live_server_factory(env=production_env)
+    assert asyncio.run(scenario()) == {"type": "move", "payload": {"player": -1, "q": 3, "r": 3, "next_turn": 1}}
+
+
+def test_eight_games_moving_at_once_on_one_process_store_every_move_once(live_server_factory, production_env):
+    """Moves of different games run on several database threads at once,
+    each in its own two-round-trip transaction: none may see another's."""
+    server = live_server_factory(env={**production_env, "HEX_MAX_SLOTS": "20", "HEX_MAX_CONNECTIONS_PER_IP": "0"})
+    options = [{"board_size": size, "series_length": length} for size in (7, 9, 11, 13) for length in (1, 3)]
+
+    async def scenario() -> list[tuple[Bot, Bot]]:
+        return await asyncio.gather(*(play_pair(server.ws_url, move_delay=0, **o) for o in options))
+
+    pairs = asyncio.run(scenario())
+    dsn = production_env["HEX_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as db:
+        rows = db.execute(
+            "SELECT s.board_size, s.series_length, g.number, m.player, m.q, m.r FROM games_move m "
+            "JOIN games_game g ON g.id = m.game_id JOIN games_series s ON s.id = g.series_id "
+            "ORDER BY s.id, g.number, m.number").fetchall()
+    for o, (first, second) in zip(options, pairs, strict=True):
+        assert first.series_over is not None and first.series_over == second.series_over
+        stored = [tuple(row[2:]) for row in rows if (row[0], row[1]) == (o["board_size"], o["series_length"])]
+        assert stored == first.accepted_moves == second.accepted_moves

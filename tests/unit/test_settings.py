@@ -95,7 +95,7 @@ def test_database_work_runs_inline_on_sqlite_and_on_threads_for_postgresql(tmp_p
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)
 
-    assert read({"HEX_DATABASE_URL": f"sqlite:///{tmp_path / 'a.sqlite3'}"}) == [True, 16, "true"]
+    assert read({"HEX_DATABASE_URL": f"sqlite:///{tmp_path / 'a.sqlite3'}"}) == [True, 16, None]
     assert read({"HEX_DATABASE_URL": "postgresql://u@127.0.0.1:5432/x", "HEX_DB_THREADS": "4"}) == [False, 4, None]
     assert read({"HEX_DATABASE_URL": f"sqlite:///{tmp_path / 'a.sqlite3'}", "HEX_DB_INLINE": "0"}) == [False, 16, None]
 

@@ -1,0 +1,311 @@
+"""The receive loop of the arena's consumers, and same-process delivery.
+
+Channels' ``AsyncConsumer.__call__`` waits on the client and on the channel
+layer with ``asyncio.wait``, starting a fresh task for every message, and
+before every handler closes stale database connections with a trip to its
+ORM thread. Every message between two players also went through the channel
+layer, which deep-copies it, even when both sit in this process. Profiles at
+saturation (README, benchmark section) put that machinery at about a third
+of the server's time per move.
+
+``LeanConsumerMixin`` keeps the consumer API (handlers named after message
+types, ``send``, ``accept``, ``close``, groups) and Channels' guarantee that a
+consumer's handlers never run one inside another, with long-lived tasks
+instead of one per message:
+
+- the connection's own task reads the client and runs the handlers;
+- a reader task takes events from the channel layer (other processes, group
+  broadcasts) and runs their handlers, one at a time with the client's
+  (an ``asyncio.Lock``, the consumer's "turn");
+- everything the connection sends goes, in order, through its ``Outgoing``
+  queue: written at once when nothing is pending, else by a writer task.
+
+Another connection of this process delivers with ``post_local``: a plain
+function call that queues the texts at once. Delivery code calls it right
+when a transaction commits, so every client receives messages in commit
+order (see ``matchmaking.delivery``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+# Open connections of this process, by channel name.
+_local: dict[str, LeanConsumerMixin] = {}
+# How long a finished connection may take to write what it still has queued.
+DRAIN_SECONDS = 5.0
+
+
+def post_local(channel: str, event: dict[str, Any]) -> bool:
+    """Deliver ``event`` (a ``hex.deliver`` event) to the connection ``channel``
+    now if it lives in this process; False if it does not (send it through
+    the channel layer)."""
+    consumer = _local.get(channel)
+    if consumer is None:
+        return False
+    consumer.accept_event(event)
+    return True
+
+
+class Outgoing:
+    """What one connection still has to write to its client, in order.
+
+    Queuing never waits, so a client that stops reading cannot stall the
+    player who just moved. The queue is bounded (``HEX_CHANNEL_CAPACITY``, like
+    a channel of the layer): past that, the backlog is dropped and the
+    consumer is told at once (``on_overflow``, in a task of its own, since the
+    writer itself is stuck on that client) to end the connection; its client
+    resumes through /ws/reconnect from the database instead of from a broken
+    stream.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.overflowed = False
+        self.closed = False  # a close is queued: nothing more goes out
+        self.finishing = False
+        self._messages: deque[dict[str, Any]] = deque()
+        self._wakeup: asyncio.Future[None] | None = None
+        self._send: Callable[[dict[str, Any]], Any] | None = None
+        self._in_flight: asyncio.Task[None] | None = None  # a write begun by ``put`` that had to wait
+        self._on_overflow: Callable[[], Awaitable[None]] | None = None
+        self._overflow_task: asyncio.Task[None] | None = None
+
+    def put(self, message: dict[str, Any]) -> None:
+        if self.closed or self.overflowed:
+            return
+        if (self._wakeup is not None and not self._messages
+                and (self._in_flight is None or self._in_flight.done())):
+            # Nothing is being written: write now, without waking the writer.
+            self.closed = message["type"] == "websocket.close"
+            self._write_now(message)
+            if self.closed:
+                self._wake()  # the writer's work is done
+            return
+        if len(self._messages) >= self.capacity:
+            self.overflowed = True
+            self._messages.clear()
+            if self._on_overflow is not None:
+                self._overflow_task = asyncio.get_running_loop().create_task(self._overflowed(self._on_overflow))
+        else:
+            self._messages.append(message)
+            self.closed = message["type"] == "websocket.close"
+        self._wake()
+
+    def _write_now(self, message: dict[str, Any]) -> None:
+        """Run the server's ``send`` in the caller until it would wait.
+
+        It almost never does (only while the client's socket buffer is full),
+        so most messages are written with no task switch at all. If it does,
+        a task finishes that one send, and the writer waits for it before
+        anything else goes out.
+        """
+        assert self._send is not None
+        send = self._send(message)
+        try:
+            waiting_on = send.send(None)
+        except StopIteration:
+            return
+        except Exception as exc:
+            self._lost(exc)
+            return
+        self._in_flight = asyncio.get_running_loop().create_task(self._finish_send(send, waiting_on))
+
+    async def _finish_send(self, send: Any, waiting_on: Any) -> None:
+        try:
+            while True:
+                if isinstance(waiting_on, asyncio.Future):
+                    # The send yielded it as a task step would see it: flagged as
+                    # already being awaited. Waiting on it here needs the flag clear.
+                    waiting_on._asyncio_future_blocking = False
+                    try:
+                        await waiting_on
+                    except Exception:  # noqa: BLE001 - the send itself sees it when resumed
+                        pass
+                else:
+                    await asyncio.sleep(0)
+                waiting_on = send.send(None)
+        except StopIteration:
+            return
+        except asyncio.CancelledError:
+            send.close()
+            raise
+        except Exception as exc:
+            self._lost(exc)
+
+    async def _overflowed(self, on_overflow: Callable[[], Awaitable[None]]) -> None:
+        self.overflowed = False  # what ends the connection must be queued
+        await on_overflow()
+
+    def _lost(self, exc: Exception) -> None:
+        log.debug("writing to a closed connection failed (%s)", exc)
+        self.closed = True
+        self._messages.clear()
+
+    def finish(self) -> None:
+        """Let the writer stop once everything queued is written."""
+        self.finishing = True
+        self._wake()
+
+    def _wake(self) -> None:
+        wakeup = self._wakeup
+        if wakeup is not None and not wakeup.done():
+            wakeup.set_result(None)
+
+    async def write(self, send: Callable[[dict[str, Any]], Awaitable[None]],
+                    on_overflow: Callable[[], Awaitable[None]]) -> None:
+        """The writer: send queued messages until a close or ``finish``."""
+        self._send = send
+        self._on_overflow = on_overflow
+        while True:
+            while not self._messages:
+                if self.finishing or self.closed:  # closed with nothing queued: ``put`` wrote the close
+                    await self._settle()
+                    return
+                self._wakeup = asyncio.get_running_loop().create_future()
+                try:
+                    await self._wakeup
+                finally:
+                    self._wakeup = None
+            await self._settle()
+            if not self._messages:
+                continue
+            message = self._messages.popleft()
+            try:
+                await send(message)
+            except Exception as exc:  # the client is gone: nothing more can reach it
+                self._lost(exc)
+                return
+            if message["type"] == "websocket.close":
+                return
+
+    async def _settle(self) -> None:
+        """Wait for a write ``put`` began, so messages never overtake it."""
+        if self._in_flight is not None:
+            await asyncio.gather(self._in_flight, return_exceptions=True)
+            self._in_flight = None
+
+
+class LeanConsumerMixin:
+    """For ``AsyncWebsocketConsumer`` subclasses: the loop described above.
+
+    ``server_fault`` is called (in the consumer's turn) when the connection
+    can no longer be kept current: the channel layer failed under it, or its
+    client fell ``HEX_CHANNEL_CAPACITY`` messages behind. By default the
+    client gets close 1011 and can reconnect.
+    """
+
+    channel_layer_alias: str
+    channel_name: str
+    groups: list[str]
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.scope = scope
+        self.handshake_done = False  # an accept (or refusal) has been queued
+        self.outgoing = Outgoing(settings.HEX_CHANNEL_CAPACITY)
+        self.base_send = self._queue_message
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.channel_name = await self.channel_layer.new_channel()
+        self._turn = asyncio.Lock()
+        _local[self.channel_name] = self
+        loop = asyncio.get_running_loop()
+        writer = loop.create_task(self.outgoing.write(send, self._overflowed))
+        layer_reader = loop.create_task(self._read_layer())
+        try:
+            while True:
+                message = await receive()
+                await self._handle(message)
+        except StopConsumer:
+            pass
+        except Exception as exc:
+            if not self.handshake_done:
+                raise  # still in the handshake: the server refuses it with HTTP 500
+            log.warning("connection ended by a server fault (%s: %s); closing with 1011", type(exc).__name__, exc)
+            await self._fault(exc)
+        finally:
+            _local.pop(self.channel_name, None)
+            layer_reader.cancel()
+            self.outgoing.finish()
+            try:
+                await asyncio.wait_for(writer, DRAIN_SECONDS)
+            except Exception:  # noqa: BLE001 - a client that does not read (TimeoutError), or gone
+                writer.cancel()
+            await asyncio.gather(layer_reader, return_exceptions=True)
+
+    async def _queue_message(self, message: dict[str, Any]) -> None:
+        # ``send``, ``accept`` and ``close`` of the consumer end here.
+        if message["type"] in ("websocket.accept", "websocket.close"):
+            self.handshake_done = True
+        self.outgoing.put(message)
+
+    def queue_text(self, text: str) -> None:
+        self.outgoing.put({"type": "websocket.send", "text": text})
+
+    def accept_event(self, event: dict[str, Any]) -> None:
+        """Queue a ``hex.deliver`` event's texts, then its close if it has one."""
+        for text in event["texts"]:
+            self.queue_text(text)
+        if event.get("close") is not None:
+            self.outgoing.put({"type": "websocket.close", "code": event["close"]})
+
+    async def hex_deliver(self, event: dict[str, Any]) -> None:
+        """The same event from another process, through the channel layer."""
+        self.accept_event(event)
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        async with self._turn:
+            await self.dispatch(message)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Unlike Channels, no stale-connection check per message: database
+        # work goes through ``run_in_db``, which does its own.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def _read_layer(self) -> None:
+        try:
+            while True:
+                message = await self.channel_layer.receive(self.channel_name)
+                await self._handle(message)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("connection ended by a server fault (%s: %s); closing with 1011", type(exc).__name__, exc)
+            await self._fault(exc)
+
+    async def _overflowed(self) -> None:
+        log.warning("a client fell %d messages behind; closing it with 1011 (it resumes by reconnecting)",
+                    self.outgoing.capacity)
+        await self._fault(None)
+
+    async def _fault(self, exc: Exception | None) -> None:
+        async with self._turn:
+            try:
+                await self.server_fault(exc)
+            except Exception:
+                log.exception("ending a connection after a fault failed")
+
+    async def server_fault(self, exc: Exception | None) -> None:
+        """The connection can no longer be kept current: close it with 1011."""
+        await self.close(code=1011)  # type: ignore[attr-defined]
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        # Channels' version also closes stale database connections on its ORM
+        # thread: not needed here (see ``dispatch``).
+        for group in self.groups:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        await self.disconnect(message["code"])  # type: ignore[attr-defined]
+        raise StopConsumer()

@@ -1,0 +1,121 @@
+"""Group commit (embedded default): the moves of one event-loop pass share a
+commit, nobody hears of a move before it is committed, and a failed commit
+loses those moves cleanly."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from games.models import Move
+from matchmaking import group_commit
+from tests.integration.helpers import RED, db, pair, run
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def first_movers(*games):
+    """Each game's (mover, waiter), by its game_start."""
+    return [(red, blue) if start["first_turn"] == RED else (blue, red) for red, blue, start in games]
+
+
+def watch_batches(monkeypatch) -> list[group_commit.Batch]:
+    opened: list[group_commit.Batch] = []
+    init = group_commit.Batch.__init__
+
+    def recording_init(self, raw, loop):
+        init(self, raw, loop)
+        opened.append(self)
+
+    monkeypatch.setattr(group_commit.Batch, "__init__", recording_init)
+    return opened
+
+
+def test_moves_of_two_games_in_one_pass_share_one_commit_and_are_all_stored(monkeypatch):
+    opened = watch_batches(monkeypatch)
+
+    async def scenario() -> None:
+        games = [await pair(7), await pair(7)]
+        (mover_a, waiter_a), (mover_b, waiter_b) = first_movers(*games)
+        opened.clear()
+        await mover_a.move(0, 0)
+        await mover_b.move(1, 1)  # both arrive before the server's next loop pass
+        for ws, (q, r) in ((mover_a, (0, 0)), (waiter_a, (0, 0)), (mover_b, (1, 1)), (waiter_b, (1, 1))):
+            got = await ws.expect("move")
+            assert (got["q"], got["r"]) == (q, r)
+        assert len(opened) == 1 and len(opened[0].hooks) == 2
+        stored = await db(lambda: sorted((m.q, m.r) for m in Move.objects.all()))
+        assert stored == [(0, 0), (1, 1)]
+        for red, blue, _ in games:
+            await red.close()
+            await blue.close()
+
+    run(scenario())
+
+
+class FailingCommit:
+    """A raw connection whose COMMIT fails (a full disk, say)."""
+
+    def __init__(self, raw: sqlite3.Connection) -> None:
+        self.raw = raw
+
+    def execute(self, sql: str, *params):
+        if sql == "COMMIT":
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.raw.execute(sql, *params)
+
+
+def test_a_failed_commit_tells_the_movers_loses_nothing_else_and_play_goes_on(monkeypatch):
+    init = group_commit.Batch.__init__
+
+    def failing_init(self, raw, loop):
+        init(self, FailingCommit(raw), loop)
+
+    async def scenario() -> None:
+        games = [await pair(7), await pair(7)]
+        (mover_a, waiter_a), (mover_b, waiter_b) = first_movers(*games)
+        with monkeypatch.context() as patch:
+            patch.setattr(group_commit.Batch, "__init__", failing_init)
+            await mover_a.move(0, 0)
+            await mover_b.move(1, 1)
+            await mover_a.expect_error("Server is busy; try again")
+            await mover_b.expect_error("Server is busy; try again")
+        await waiter_a.silent()
+        await waiter_b.silent()  # nobody heard of a move that was never stored
+        assert await db(lambda: Move.objects.count()) == 0
+
+        # The positions the failed moves built are forgotten: the same cells are free.
+        await mover_a.move(0, 0)
+        assert (await waiter_a.expect("move"))["q"] == 0
+        await mover_a.expect("move")
+        await mover_b.move(1, 1)
+        assert (await waiter_b.expect("move"))["q"] == 1
+        await mover_b.expect("move")
+        assert await db(lambda: Move.objects.count()) == 2
+        for red, blue, _ in games:
+            await red.close()
+            await blue.close()
+
+    run(scenario())
+
+
+def test_any_other_call_commits_the_open_batch_first(monkeypatch):
+    opened = watch_batches(monkeypatch)
+
+    async def scenario() -> None:
+        red, blue, start = await pair(7)
+        (mover, waiter), = first_movers((red, blue, start))
+        opened.clear()
+        await mover.move(2, 2)
+        await waiter.send("resign")  # same pass: resigning must see (and keep) the move
+        await mover.expect("move")
+        await waiter.expect("move")
+        over = await mover.expect("game_over")
+        assert over["reason"] == "resignation"
+        assert await db(lambda: [(m.q, m.r) for m in Move.objects.all()]) == [(2, 2)]
+        assert len(opened) == 1 and opened[0].committed.result() is None
+        await red.close()
+        await blue.close()
+
+    run(scenario())
