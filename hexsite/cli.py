@@ -4,7 +4,9 @@ Daphne is the default server. ``--server uvicorn`` serves the same ASGI
 application with uvicorn on uvloop and httptools, which profiles showed to
 spend far less time per WebSocket message than daphne's Twisted/autobahn
 stack (see the README's benchmark section); the protocol, close codes and
-message-size limit are the same on both.
+message-size limit are the same on both. uvicorn runs through
+``hexsite.uvicorn_serve`` (see there why). With ``--workers N`` each process
+accepts on its own SO_REUSEPORT socket, whichever the server.
 
 With ``HEX_HOUSE_BOTS`` set it also starts ``hexgame house`` for those bots,
 pointed at this server over loopback, restarts it (with backoff) if it dies,
@@ -20,9 +22,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-
-# Daphne's own cap on a WebSocket message; uvicorn is given the same.
-WEBSOCKET_MAX_MESSAGE_BYTES = 1024 * 1024
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -168,30 +167,32 @@ def main(argv: list[str] | None = None) -> int:
     def supervised(start: Callable[[], subprocess.Popen], count: int = 1) -> int:
         return supervise(start, count, house=house)
 
-    if args.server == "uvicorn":
-        cmd = _uvicorn_command(args)
-        if house is None:
-            os.execv(sys.executable, cmd)  # become the server: signals reach it directly
-        return supervised(lambda: subprocess.Popen(cmd))
     verbosity = {"critical": "0", "error": "0", "warning": "0", "info": "1", "debug": "2"}[args.log_level]
+
+    def serving_command(listener_fd: int | None) -> list[str]:
+        """The server process: binding host:port itself, or on an inherited socket."""
+        if args.server == "uvicorn":
+            bind = ["--host", args.host, "--port", str(args.port)]
+            return [sys.executable, "-m", "hexsite.uvicorn_serve", *(bind if listener_fd is None else
+                    ["--fd", str(listener_fd)]), "--log-level", args.log_level]
+        bind = ["-b", args.host, "-p", str(args.port)]
+        return [sys.executable, "-m", "daphne", *(bind if listener_fd is None else ["--fd", str(listener_fd)]),
+                "-v", verbosity, "hexsite.asgi:application"]
+
     if args.workers == 1:
-        cmd = [sys.executable, "-m", "daphne", "-b", args.host, "-p", str(args.port), "-v", verbosity,
-               "hexsite.asgi:application"]
+        cmd = serving_command(None)
         if house is None:
-            os.execv(sys.executable, cmd)  # become daphne: signals (and a kill -9) reach the server itself
+            os.execv(sys.executable, cmd)  # become the server: signals (and a kill -9) reach it directly
         return supervised(lambda: subprocess.Popen(cmd))
-    # Several daphne processes, each accepting on its own SO_REUSEPORT socket
-    # bound to the same port: the kernel spreads connections evenly, where one
+    # Several processes, each accepting on its own SO_REUSEPORT socket bound
+    # to the same port: the kernel spreads connections evenly, where one
     # shared socket lets whichever process wakes first take most of them.
     host, port = args.host, args.port
 
     def start_worker() -> subprocess.Popen:
         with _reuseport_listener(host, port) as listener:
-            return subprocess.Popen(
-                [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()), "-v", verbosity,
-                 "hexsite.asgi:application"],
-                pass_fds=(listener.fileno(),),
-            )  # the parent's copy closes here: a dead worker's socket dies with it
+            return subprocess.Popen(serving_command(listener.fileno()), pass_fds=(listener.fileno(),))
+        # the parent's copy closes here: a dead worker's socket dies with it
 
     return supervised(start_worker, args.workers)
 
@@ -202,7 +203,7 @@ def _reuseport_listener(host: str, port: int) -> socket.socket:
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     listener.bind((host, port))
-    listener.listen(1024)
+    listener.listen(2048)
     listener.set_inheritable(True)
     return listener
 
@@ -280,17 +281,6 @@ def _workers_refusal(workers: int) -> str | None:
     if not os.environ.get("HEX_DATABASE_URL", "").startswith(("postgres", "postgresql")):
         return "--workers > 1 needs a PostgreSQL HEX_DATABASE_URL (SQLite has no row locks across processes)"
     return None
-
-
-def _uvicorn_command(args: argparse.Namespace) -> list[str]:
-    """uvicorn on uvloop and httptools, with daphne's message cap and no
-    per-message compression (its zlib state costs memory per connection);
-    uvicorn's own worker manager shares the socket when ``--workers`` > 1."""
-    return [sys.executable, "-m", "uvicorn", "hexsite.asgi:application", "--host", args.host, "--port",
-            str(args.port), "--workers", str(args.workers), "--loop", "uvloop", "--http", "httptools",
-            "--ws", "websockets-sansio", "--ws-max-size", str(WEBSOCKET_MAX_MESSAGE_BYTES),
-            "--ws-per-message-deflate", "false", "--lifespan", "off", "--no-access-log",
-            "--log-level", args.log_level]
 
 
 if __name__ == "__main__":

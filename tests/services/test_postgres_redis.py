@@ -67,7 +67,7 @@ def test_hexgame_server_workers_share_one_port(live_server_factory, production_e
     """``hexgame-server --workers 2``: two processes accept on one port, both
     seat players, and a game whose players sit on different processes plays
     to the end."""
-    env = {**production_env, "HEX_MAX_SLOTS": "300", "HEX_MAX_CONNECTIONS_PER_IP": "0"}
+    env = {**production_env, "HEX_MAX_SLOTS": "20", "HEX_MAX_CONNECTIONS_PER_IP": "0"}
     live = live_server_factory(env=env, server=server, workers=2)
     query = urlencode({"board_size": 11, "series_length": 1})
     dsn = production_env["HEX_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
@@ -76,18 +76,11 @@ def test_hexgame_server_workers_share_one_port(live_server_factory, production_e
         with psycopg.connect(dsn) as db:
             return {row[0] for row in db.execute("SELECT process_id FROM matchmaking_seat")}
 
-    # daphne workers have a SO_REUSEPORT socket each, which the kernel hashes
-    # connections over; uvicorn's workers share one socket, so whichever is
-    # free accepts and a fast worker may take a whole crowd. Crowds are
-    # opened until both processes have seated someone, each fully seated.
-    processes: set[str] = set()
-    for _ in range(20):
-        results, seated_on = asyncio.run(asyncio.wait_for(
-            crowd_connect([f"{live.ws_url}/ws/matchmake?{query}"] * 24, while_seated=serving_processes), timeout=60))
-        assert [m["type"] for m in results].count("joined") == 24
-        processes |= seated_on
-        if len(processes) == 2:
-            break
+    # Each worker accepts on its own SO_REUSEPORT socket and the kernel hashes
+    # connections over them, so a crowd of 24 lands on both.
+    results, processes = asyncio.run(asyncio.wait_for(
+        crowd_connect([f"{live.ws_url}/ws/matchmake?{query}"] * 24, while_seated=serving_processes), timeout=60))
+    assert [m["type"] for m in results].count("joined") == 24
     assert len(processes) == 2
 
     first, second = asyncio.run(play_pair(live.ws_url, board_size=7, series_length=3))
