@@ -10,16 +10,19 @@ import dataclasses
 import ipaddress
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import DatabaseError
 
 from matchmaking import protocol as proto
 from matchmaking import runtime, services, spectators
 from matchmaking.consumer_loop import LeanConsumerMixin
 from matchmaking.db_calls import run_in_db
 from matchmaking.delivery import SLOTS_FEED_GROUP, deliver, feed_subscribed, watcher_count
+from matchmaking.group_commit import CommitFailedError
 from matchmaking.outbox import Identity, Outbox
 from matchmaking.snapshots import list_slot_snapshots
 
@@ -149,6 +152,19 @@ class GuardedReceiveMixin:
             return None
 
 
+async def leave(service: Callable[..., Outbox], *args: Any) -> None:
+    """Record that a connection closed (``service(*args)``) and tell whom it
+    concerns; if the database cannot be reached, the sweeper records it once
+    the database is back."""
+    try:
+        outbox = await run_in_db(service, *args)
+    except (DatabaseError, CommitFailedError):
+        log.warning("database unavailable: %s%r recorded when it returns", service.__name__, args)
+        runtime.record_leave_later(service, *args)
+        return
+    await deliver(outbox)
+
+
 class SeatConsumer(GuardedReceiveMixin, LeanConsumerMixin, AsyncWebsocketConsumer):
     """Common receive loop of the three game endpoints."""
 
@@ -205,10 +221,7 @@ class SeatConsumer(GuardedReceiveMixin, LeanConsumerMixin, AsyncWebsocketConsume
         if self.identity is None:
             return
         identity, self.identity = self.identity, None
-        outbox = await run_in_db(
-            services.disconnect_seat, identity.slot_id, identity.seat_id, self.channel_name
-        )
-        await deliver(outbox)
+        await leave(services.disconnect_seat, identity.slot_id, identity.seat_id, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         message = await self.read_message(text_data)
@@ -394,8 +407,7 @@ class WatchConsumer(GuardedReceiveMixin, LeanConsumerMixin, AsyncWebsocketConsum
         slot_id, self.slot_id = self.slot_id, None
         watcher_count(slot_id, -1)
         await self.channel_layer.group_discard(spectators.group_name(slot_id), self.channel_name)
-        outbox = await run_in_db(spectators.remove_watcher, self.channel_name)
-        await deliver(outbox)
+        await leave(spectators.remove_watcher, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         message = await self.read_message(text_data)

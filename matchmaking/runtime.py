@@ -10,21 +10,25 @@ process sees them pass.
 from __future__ import annotations
 
 import asyncio
+import collections
 import gc
 import logging
 import os
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from matchmaking import services, spectators
 from matchmaking.db_calls import run_in_db
+from matchmaking.group_commit import CommitFailedError
 from matchmaking.models import ServerProcess
 from matchmaking.outbox import Outbox
 
@@ -107,13 +111,42 @@ def startup_sync() -> Outbox:
     return outbox
 
 
+# Cleanups of closed connections (a seat left, a spectator gone) that the
+# database refused because it was unreachable. The sweeper records them once
+# it is back, so a seat never stays "connected" to a socket that closed.
+_unrecorded_leaves: collections.deque[tuple[Callable[..., Outbox], tuple[Any, ...]]] = collections.deque()
+
+
+def record_leave_later(service: Callable[..., Outbox], *args: Any) -> None:
+    """Have the sweeper call ``service(*args)`` (a leave: idempotent, and a
+    no-op once superseded) when the database answers again."""
+    _unrecorded_leaves.append((service, args))
+
+
+def record_unrecorded_leaves() -> Outbox:
+    """Record the leaves the database refused earlier, oldest first; stop at
+    the first that fails for want of the database (they stay queued)."""
+    outbox = Outbox()
+    while _unrecorded_leaves:
+        service, args = _unrecorded_leaves[0]
+        try:
+            outbox.merge(service(*args))
+        except (DatabaseError, CommitFailedError):
+            break
+        except Exception:
+            log.exception("recording a leave failed; dropped: %s%r", service.__name__, args)
+        _unrecorded_leaves.popleft()
+    return outbox
+
+
 def sweep_sync(with_beat: bool) -> Outbox:
+    outbox = record_unrecorded_leaves()
     if with_beat:
         if _heart is None or not _heart.is_alive():
             beat()
         # Forget processes that stopped long ago, so the table stays small.
         ServerProcess.objects.filter(last_beat__lt=timezone.now() - timedelta(days=1)).delete()
-    outbox = services.expire_due_seats()
+    outbox.merge(services.expire_due_seats())
     # Move clocks: deadlines in the database, so a game whose worker died still ends on time.
     outbox.merge(services.expire_due_clocks())
     if with_beat:
@@ -201,6 +234,7 @@ def reset_for_tests() -> None:
     if _heart is not None:
         _heart.stop()
     _started = _sweeper = _start_lock = _heart = None
+    _unrecorded_leaves.clear()
     # Each test has a fresh database whose game ids start over.
     from matchmaking import move_store
 

@@ -303,3 +303,35 @@ async def finish_game(red: Player, blue: Player, played: list, next_mover: Playe
             await asyncio.gather(red.next("series_over"), blue.next("series_over"))
             return
         mover = blue if mover is red else red
+
+
+def test_a_player_leaving_while_postgres_is_unreachable_is_recorded_when_it_returns(
+    live_server_factory, production_env, postgres_proxy
+):
+    """Blue's connection closes while the database is cut off, so its seat
+    cannot be marked disconnected then. Once PostgreSQL is back the server
+    records it anyway: red hears ``opponent_disconnected`` and blue's seat
+    waits for a reconnect instead of staying "connected" to nobody."""
+    direct_url = production_env["HEX_DATABASE_URL"]
+    via_proxy = direct_url.replace("127.0.0.1:5432", f"127.0.0.1:{postgres_proxy.port}")
+    server = live_server_factory(env={**production_env, "HEX_DATABASE_URL": via_proxy, "HEX_RECONNECT_TIMEOUT": "60"})
+    matchmake = f"{server.ws_url}/ws/matchmake?board_size=7&series_length=1"
+
+    async def scenario() -> dict:
+        red = await Player.open(matchmake + "&model_name=red_stays")
+        await red.next("waiting_for_opponent")
+        blue = await Player.open(matchmake + "&model_name=blue_leaves")
+        await asyncio.gather(red.next("game_start"), blue.next("game_start"))
+
+        postgres_proxy.cut()
+        await blue.ws.close()
+        await asyncio.sleep(2)
+        postgres_proxy.restore()
+        return await red.next("opponent_disconnected")
+
+    notice = asyncio.run(asyncio.wait_for(scenario(), timeout=60))
+    assert notice["payload"]["reason"] == "waiting_for_reconnect"
+    with connect_db(direct_url) as db:
+        seats = db.execute("SELECT model_name, connected, reconnect_deadline IS NOT NULL FROM matchmaking_seat "
+                           "ORDER BY model_name").fetchall()
+    assert seats == [("blue_leaves", False, True), ("red_stays", True, False)]
