@@ -190,9 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     host, port = args.host, args.port
 
     def start_worker() -> subprocess.Popen:
+        # The parent's copy of the socket closes on leaving the block: a dead
+        # worker's socket (and the connections queued on it) dies with it.
         with _reuseport_listener(host, port) as listener:
             return subprocess.Popen(serving_command(listener.fileno()), pass_fds=(listener.fileno(),))
-        # the parent's copy closes here: a dead worker's socket dies with it
 
     return supervised(start_worker, args.workers)
 
