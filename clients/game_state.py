@@ -393,6 +393,7 @@ class GameView:
         if self.waiting and payload.get("reason") != "reconnect_timeout":
             return  # alone in the slot: a late notice about a previous opponent
         self.paused = True
+        self._clock(payload)  # a clock paused for the reconnect window stops counting down
         if payload.get("reason") == "reconnect_timeout":
             self.status = "opponent did not come back"
         else:
@@ -400,6 +401,7 @@ class GameView:
 
     def _on_opponent_reconnected(self, payload: dict[str, Any]) -> None:
         self.paused = False
+        self._clock(payload)
         self.status = "opponent reconnected"
 
     def _on_opponent_left_slot(self, payload: dict[str, Any]) -> None:

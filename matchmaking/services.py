@@ -580,7 +580,9 @@ def _reconnect_seat(slot_id: int, token: str, channel: str, process_id: str) -> 
     outbox.send(channel, reconnected)
     other = seats.get(rules.opponent(seat.player))
     if other is not None and other.connected:
-        outbox.to_seat(other, proto.opponent_reconnected(seat.player))
+        back = proto.opponent_reconnected(seat.player)
+        back["payload"].update(_clock_fields(slot.series, slot.game))  # the clock may run again
+        outbox.to_seat(other, back)
     else:
         outbox.send(channel, proto.waiting_for_opponent(slot.id, slot.board_size))
     return _seated(outbox, slot, seat)
@@ -933,6 +935,7 @@ def _mark_disconnected(slot: Slot, seats: dict[int, Seat], seat: Seat, outbox: O
     other = seats.get(rules.opponent(seat.player))
     if other is not None and other.connected:
         notice = proto.opponent_disconnected("waiting_for_reconnect", settings.HEX_RECONNECT_TIMEOUT)
+        notice["payload"].update(_clock_fields(slot.series, slot.game))  # the clock may have stopped
         outbox.to_seat(other, notice)
 
 

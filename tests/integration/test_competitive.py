@@ -291,14 +291,16 @@ def test_clock_pauses_while_the_waiting_player_is_away_and_runs_for_an_absent_mo
         token = blue.joined["reconnect_token"]
         fake_clock.advance(3)
         await blue.close()  # red is to move but may not while blue is away: red's clock stops
-        await red.expect("opponent_disconnected")
+        paused = await red.expect("opponent_disconnected")
+        assert paused["remaining_ms"] == {"-1": 27000, "1": 30000} and paused["clock_running"] is None
         fake_clock.advance(100)
         await sweep_clocks()
         back = await WS(f"/ws/reconnect?slot_id=1&token={token}").connect()
         resumed = await back.expect("reconnected")
         assert resumed["remaining_ms"] == {"-1": 27000, "1": 30000} and resumed["clock_running"] == RED
         assert resumed["time_control"] == {"kind": "fischer", "base_ms": 30000, "increment_ms": 0}
-        await red.expect("opponent_reconnected")
+        running = await red.expect("opponent_reconnected")
+        assert running["remaining_ms"] == {"-1": 27000, "1": 30000} and running["clock_running"] == RED
         await red.move(0, 0)
         await both_get([red, back], "move")
         red_token = red.joined["reconnect_token"]

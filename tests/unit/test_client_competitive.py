@@ -92,6 +92,18 @@ def test_clock_fields_are_read_and_absent_ones_change_nothing():
     assert "clock: red 0:57  blue 1:00*" in text
 
 
+def test_clock_stops_while_the_opponent_is_away_and_runs_again_when_they_return():
+    view = view_as(RED, swap=False, time_control={"kind": "fischer", "base_ms": 60000, "increment_ms": 0},
+                   remaining_ms={"-1": 60000, "1": 60000}, clock_running=RED)
+    view.apply(Message("opponent_disconnected", {"message": "Your opponent disconnected",
+                                                 "reason": "waiting_for_reconnect", "reconnect_timeout_seconds": 30,
+                                                 "remaining_ms": {"-1": 58000, "1": 60000}, "clock_running": None}))
+    assert view.remaining_ms == {RED: 58000, BLUE: 60000} and view.clock_running is None
+    view.apply(Message("opponent_reconnected", {"player": BLUE, "remaining_ms": {"-1": 58000, "1": 60000},
+                                                "clock_running": RED}))
+    assert view.clock_running == RED
+
+
 def test_models_and_the_random_client_can_choose_the_swap():
     view = view_as(BLUE, swap=True)
     view.apply(Message("move", {"player": RED, "q": 2, "r": 0, "next_turn": BLUE}))
