@@ -67,9 +67,11 @@ def table(title: str, rows: list[tuple[str, dict | None]]) -> str:
         rtt, mm = fig["rtt_ms"], fig["matchmaking_ms"]
         served = f"{fig['served_pct']:.1f} %" if fig["served_pct"] is not None else "—"
         errors = sum(fig["errors"].values())
+        # No game started while measuring (every series outlasted the window): no figure.
+        matchmaking = "—" if mm["p50"] != mm["p50"] else f"{mm['p50']:.0f} / {mm['p99']:.0f}"
         lines.append(
             f"| {label} | {fig['accepted_per_s']:.0f} | {served} | {rtt['p50']:.1f} / {rtt['p95']:.1f} / "
-            f"{rtt['p99']:.1f} / {rtt['max']:.0f} | {mm['p50']:.0f} / {mm['p99']:.0f} | {errors} | "
+            f"{rtt['p99']:.1f} / {rtt['max']:.0f} | {matchmaking} | {errors} | "
             f"{fig['server_cpu_pct']:.0f} % | {fig['peak_rss_mb']:.0f} MB |")
     return "\n".join(lines)
 
