@@ -192,20 +192,24 @@ def main(argv: list[str] | None = None) -> int:
     def start_worker() -> subprocess.Popen:
         # The parent's copy of the socket closes on leaving the block: a dead
         # worker's socket (and the connections queued on it) dies with it.
-        with _reuseport_listener(host, port) as listener:
+        with bind_listener(host, port, reuseport=True) as listener:
             return subprocess.Popen(serving_command(listener.fileno()), pass_fds=(listener.fileno(),))
 
     return supervised(start_worker, args.workers)
 
 
-def _reuseport_listener(host: str, port: int) -> socket.socket:
+def bind_listener(host: str, port: int, reuseport: bool = False, backlog: int = 2048) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (IPv6 when the host is).
+
+    ``reuseport``: one of several sockets the worker processes bind to the
+    same port (SO_REUSEPORT); without it a second server on the port fails."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if reuseport:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     listener.bind((host, port))
-    listener.listen(2048)
-    listener.set_inheritable(True)
+    listener.listen(backlog)
     return listener
 
 

@@ -18,6 +18,8 @@ import os
 import socket
 import sys
 
+from hexsite.cli import bind_listener
+
 # Connections one event-loop pass can accept. An idle server pays for the
 # extra descriptors only with a few refused accept() calls per connection.
 ACCEPTORS = 16
@@ -33,16 +35,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fd", type=int, help="serve on this inherited listening socket instead of binding")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     return parser
-
-
-def bind_listener(host: str, port: int, backlog: int = 2048) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (IPv6 when the host is)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((host, port))
-    listener.listen(backlog)
-    return listener
 
 
 def acceptor_sockets(listener: socket.socket, count: int = ACCEPTORS) -> list[socket.socket]:

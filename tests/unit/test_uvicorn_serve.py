@@ -9,7 +9,8 @@ import socket
 import pytest
 import uvloop
 
-from hexsite.uvicorn_serve import ACCEPTORS, acceptor_sockets, bind_listener
+from hexsite.cli import bind_listener
+from hexsite.uvicorn_serve import ACCEPTORS, acceptor_sockets, main
 
 WAITING = 2 * ACCEPTORS
 
@@ -77,3 +78,13 @@ def test_the_acceptors_share_one_socket_so_a_second_server_cannot_bind_the_port(
     finally:
         for sock in acceptors:
             sock.close()
+
+
+def test_a_port_in_use_is_a_clear_error_before_uvicorn_starts(capsys):
+    listener = bind_listener("127.0.0.1", 0)
+    try:
+        host, port = listener.getsockname()
+        assert main(["--host", host, "--port", str(port)]) == 1
+    finally:
+        listener.close()
+    assert f"cannot listen on {host}:{port}: Address already in use" in capsys.readouterr().err
