@@ -25,11 +25,11 @@ from collections.abc import Callable, Sequence
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hexgame-server", description="Run the Hex arena server (daphne).")
+    parser = argparse.ArgumentParser(prog="hexgame-server", description="Run the Hex arena server (daphne or uvicorn).")
     parser.add_argument("--host", default=os.environ.get("HEX_HOST", "127.0.0.1"), help="interface to bind")
     parser.add_argument("--port", type=int, default=int(os.environ.get("HEX_PORT", "8000")), help="TCP port")
     parser.add_argument("--workers", type=int, default=1,
-                        help="server processes sharing the socket (more than 1 needs HEX_REDIS_URL and PostgreSQL)")
+                        help="server processes on the same port (more than 1 needs HEX_REDIS_URL and PostgreSQL)")
     parser.add_argument("--server", choices=["daphne", "uvicorn"], default=os.environ.get("HEX_SERVER", "daphne"),
                         help="ASGI server (default daphne; uvicorn needs the 'uvicorn' extra)")
     parser.add_argument("--reload", action="store_true", help="restart on code changes (development)")
