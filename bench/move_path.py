@@ -7,6 +7,10 @@ Seats two players in a fresh database and plays random games by calling
 (this thread's CPU clock, so other load on the machine barely moves it) and
 the wall time. It isolates what the database work of a move costs, the part
 every server process serialises on its one ORM thread.
+
+It also prints what the rarer calls of a series cost, with their queries:
+a matchmake, a move that ends a game, and a leave. Under load they run
+between the moves, so each one delays every game on the process.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ def main() -> int:
     parser.add_argument("--moves", type=int, default=20_000)
     parser.add_argument("--board-size", type=int, default=11)
     parser.add_argument("--database-url", help="default: a new SQLite file")
+    parser.add_argument("--series-length", type=int, default=9)
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="hexbench-"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hexsite.settings")
@@ -39,32 +44,51 @@ def main() -> int:
 
     django.setup()
     call_command("migrate", interactive=False, verbosity=0)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     from games import rules
     from matchmaking import protocol as proto
     from matchmaking import services
 
     services.ensure_slots()
     rng = random.Random(1)
-    request = proto.MatchRequest(board_size=args.board_size, series_length=9, first_player=rules.RED,
-                                 model_name="bench", username="")
+    request = proto.MatchRequest(board_size=args.board_size, series_length=args.series_length,
+                                 first_player=rules.RED, model_name="bench", username="")
+    calls: dict[str, list[float]] = {"matchmake": [0, 0, 0], "game-ending move": [0, 0, 0], "leave": [0, 0, 0]}
+
+    def timed(kind: str, func, *func_args):
+        """``func(*func_args)``, its CPU time and queries added to ``calls[kind]``."""
+        started_cpu = time.thread_time()
+        with CaptureQueriesContext(connection) as queries:
+            result = func(*func_args)
+        figures = calls[kind]
+        figures[0] += 1
+        figures[1] += time.thread_time() - started_cpu
+        figures[2] += len(queries)
+        return result
+
     accepted = 0
     cpu = wall = 0.0
     while accepted < args.moves:
         seats = {}
         for channel in ("red-channel", "blue-channel"):
-            outbox = services.matchmake(request, "127.0.0.1", channel, "bench-process")
+            outbox = timed("matchmake", services.matchmake, request, "127.0.0.1", channel, "bench-process")
             seats[outbox.identity.player] = (outbox.identity, channel)
         slot_id = seats[rules.RED][0].slot_id
         board, turn, over = rules.Board(args.board_size), rules.RED, False
         while not over and accepted < args.moves:
             identity, channel = seats[turn]
             q, r = rng.choice(list(board.empty_cells()))
-            started_cpu, started = time.thread_time(), time.perf_counter()
-            outbox = services.apply_move(slot_id, identity.seat_id, channel, q, r)
-            cpu += time.thread_time() - started_cpu
-            wall += time.perf_counter() - started
-            accepted += 1
             winner = board.place(turn, q, r)
+            if winner is not None:
+                outbox = timed("game-ending move", services.apply_move, slot_id, identity.seat_id, channel, q, r)
+            else:
+                started_cpu, started = time.thread_time(), time.perf_counter()
+                outbox = services.apply_move(slot_id, identity.seat_id, channel, q, r)
+                cpu += time.thread_time() - started_cpu
+                wall += time.perf_counter() - started
+                accepted += 1
             sent = [m["type"] for m in outbox.messages.get(channel, [])]
             if "series_over" in sent:
                 over = True
@@ -75,11 +99,15 @@ def main() -> int:
             else:
                 turn = rules.opponent(turn)
         for identity, channel in seats.values():
-            services.disconnect_seat(identity.slot_id, identity.seat_id, channel)
+            timed("leave", services.disconnect_seat, identity.slot_id, identity.seat_id, channel)
     print(f"database        {os.environ['HEX_DATABASE_URL'].split(':')[0]}")
-    print(f"moves           {accepted}")
+    print(f"moves           {accepted} ordinary")
     print(f"cpu per move    {cpu / accepted * 1e6:.0f} µs (this thread)")
     print(f"wall per move   {wall / accepted * 1e6:.0f} µs")
+    for kind, (count, seconds, queries) in calls.items():
+        if count:
+            print(f"{kind:16s}{seconds / count * 1e6:6.0f} µs cpu, {queries / count:4.1f} queries "
+                  f"(mean of {count:.0f})")
     return 0
 
 

@@ -22,7 +22,7 @@ from django.db import IntegrityError, connection, transaction
 
 from games import rules
 from games.models import Game, Move, Series
-from matchmaking import clock, group_commit, move_store
+from matchmaking import clock, group_commit, move_store, row_sql
 from matchmaking import protocol as proto
 from matchmaking.clock import TimeControl
 from matchmaking.models import BotToken, Seat, Slot
@@ -60,7 +60,7 @@ def hash_token(token: str) -> str:
 
 def ensure_slots() -> None:
     """Create slots 1..HEX_MAX_SLOTS that do not exist yet (cheap when they all do)."""
-    if Slot.objects.filter(id=settings.HEX_MAX_SLOTS).exists():
+    if row_sql.slot_exists(settings.HEX_MAX_SLOTS):
         return  # slots are only ever created together, lowest ids first
     wanted = set(range(1, settings.HEX_MAX_SLOTS + 1))
     existing = set(Slot.objects.filter(id__in=wanted).values_list("id", flat=True))
@@ -70,14 +70,11 @@ def ensure_slots() -> None:
 
 
 def _locked_slot(slot_id: int) -> Slot | None:
-    # No ORDER BY (unlike .first()): this runs on every move.
-    found = list(Slot.objects.select_for_update(of=("self",)).select_related("series", "game").filter(id=slot_id)
-                 .order_by())
-    return found[0] if found else None
+    return row_sql.locked_slot(slot_id)
 
 
 def _seats_of(slot: Slot) -> dict[int, Seat]:
-    return {seat.player: seat for seat in slot.seats.order_by()}
+    return row_sql.seats_of(slot.id)
 
 
 def _deadline() -> Any:
@@ -122,7 +119,7 @@ def _calling_seat(seats: dict[int, Any], seat_id: int, channel: str) -> Any:
 
 def _reset_slot(slot: Slot) -> None:
     """Free a slot: its seats (and their tokens) are gone, the series detached."""
-    slot.seats.all().delete()
+    row_sql.delete_seats(slot.id)
     slot.state = Slot.State.EMPTY
     slot.board_size = None
     slot.series_length = None
@@ -131,18 +128,18 @@ def _reset_slot(slot: Slot) -> None:
     slot.time_control = ""
     slot.series = None
     slot.game = None
-    slot.save()
+    row_sql.update(slot)
 
 
 def _abandon_series(series: Series | None, game: Game | None) -> None:
     if series is not None and series.status == Series.Status.ACTIVE:
         series.status = Series.Status.ABANDONED
         series.final_board = game.board if game is not None else None
-        series.save(update_fields=["status", "final_board"])
+        row_sql.update(series, ["status", "final_board"])
     if game is not None and clock.running(game):
         # An abandoned game's clock must not time out later.
         game.turn_started_at = game.turn_deadline = None
-        game.save(update_fields=["turn_started_at", "turn_deadline"])
+        row_sql.update(game, ["turn_started_at", "turn_deadline"])
 
 
 def _control(series: Series | None) -> TimeControl | None:
@@ -165,7 +162,7 @@ def _start_game(slot: Slot, series: Series, number: int, seats: dict[int, Seat])
     clock.init_game(game, control)
     if _clock_should_run(game, seats):
         clock.start_turn(game, control, first, clock.now())
-    game.save()
+    row_sql.insert(game)
     slot.game = game
     return game
 
@@ -194,7 +191,7 @@ def _sync_clock(game: Game | None, series: Series | None, seats: dict[int, Seat]
         clock.stop_turn(game, control, game.current_turn, clock.now(), moved=False)
     else:
         return
-    game.save(update_fields=_CLOCK_FIELDS)
+    row_sql.update(game, _CLOCK_FIELDS)
 
 
 def _clock_fields(series: Series | None, game: Game | None, at_turn_start: bool = False) -> dict[str, Any]:
@@ -251,7 +248,7 @@ def _reference_game_start(slot: Slot, series: Series, game: Game) -> dict[str, A
 def _begin_series(slot: Slot, seats: dict[int, Seat], outbox: Outbox) -> None:
     """Both seats are taken: create the series and its first game."""
     red, blue = seats[rules.RED], seats[rules.BLUE]
-    series = Series.objects.create(
+    series = row_sql.insert(Series(
         slot_id=slot.id,
         board_size=slot.board_size,
         series_length=slot.series_length,
@@ -265,11 +262,11 @@ def _begin_series(slot: Slot, seats: dict[int, Seat], outbox: Outbox) -> None:
         player_1_verified=red.verified,
         player_2_verified=blue.verified,
         rated=red.verified and blue.verified,
-    )
+    ))
     slot.series = series
     slot.state = Slot.State.FULL
     game = _start_game(slot, series, 1, seats)
-    slot.save()
+    row_sql.update(slot)
     _broadcast(outbox, slot, seats, _game_start_message(slot, series, game))
 
 
@@ -284,7 +281,7 @@ def _finish_game(slot: Slot, seats: dict[int, Seat], series: Series, game: Game,
     game.end_reason = reason
     game.finished_at = now
     game.turn_started_at = game.turn_deadline = None
-    game.save(update_fields=["winner", "end_reason", "finished_at", "turn_started_at", "turn_deadline"])
+    row_sql.update(game, ["winner", "end_reason", "finished_at", "turn_started_at", "turn_deadline"])
     _broadcast(outbox, slot, seats, proto.game_over(winner, reason))
     if series.rated:
         # Same transaction as the result: a rating never disagrees with the record.
@@ -299,7 +296,7 @@ def _finish_game(slot: Slot, seats: dict[int, Seat], series: Series, game: Game,
     series_winner = rules.series_winner(series.player_1_wins, series.player_2_wins, series.series_length)
     if series_winner is None:
         series.current_game_number = game.number + 1
-    series.save()
+    row_sql.update(series)
     _broadcast(outbox, slot, seats, proto.message(
         "series_update",
         player_1_wins=series.player_1_wins,
@@ -310,7 +307,7 @@ def _finish_game(slot: Slot, seats: dict[int, Seat], series: Series, game: Game,
     ))
     if series_winner is None:
         next_game = _start_game(slot, series, series.current_game_number, seats)
-        slot.save(update_fields=["game", "updated_at"])
+        row_sql.update(slot, ["game", "updated_at"])
         _broadcast(outbox, slot, seats, _game_start_message(slot, series, next_game))
         return
 
@@ -319,8 +316,8 @@ def _finish_game(slot: Slot, seats: dict[int, Seat], series: Series, game: Game,
     series.completed_at = now
     series.final_board = game.board
     series.final_snapshot = slot_snapshot(slot, seats, series, game)
-    series.save()
-    slot.save(update_fields=["updated_at"])
+    row_sql.update(series)
+    row_sql.update(slot, ["updated_at"])
     _broadcast(outbox, slot, seats, proto.message(
         "series_over",
         winner=series_winner,
@@ -334,7 +331,7 @@ def _finish_game(slot: Slot, seats: dict[int, Seat], series: Series, game: Game,
 def _seat(slot: Slot, player: int, token: str, who: Identity3, origin: str, client_ip: str | None,
           channel: str, process_id: str) -> Seat:
     model_name, username, verified = who
-    return Seat.objects.create(
+    return row_sql.insert(Seat(
         slot=slot,
         player=player,
         token_hash=hash_token(token),
@@ -346,7 +343,7 @@ def _seat(slot: Slot, player: int, token: str, who: Identity3, origin: str, clie
         connected=True,
         channel_name=channel,
         process_id=process_id,
-    )
+    ))
 
 
 def _series_over(slot: Slot) -> bool:
@@ -377,8 +374,7 @@ def resolve_identity(model_name: str, username: str, bot_token: str | None) -> I
             raise ServiceError(proto.ERR_BOT_TOKEN_MISMATCH, proto.CLOSE_POLICY)
         BotToken.objects.filter(pk=found.pk).update(last_used_at=clock.now())
         return found.model_name, found.username, True
-    if model_name and BotToken.objects.filter(model_name__iexact=model_name, username__iexact=username,
-                                              revoked=False).exists():
+    if model_name and row_sql.identity_reserved(model_name, username):
         raise ServiceError(proto.ERR_IDENTITY_RESERVED, proto.CLOSE_POLICY)
     return model_name, username, False
 
@@ -448,18 +444,15 @@ def _matchmake(request: proto.MatchRequest, client_ip: str | None, channel: str,
     _lock_matchmaking()
     cap = settings.HEX_MAX_CONNECTIONS_PER_IP
     if cap and client_ip is not None:
-        open_here = Seat.objects.filter(client_ip=client_ip, origin=Seat.Origin.MATCHMAKE, connected=True).count()
+        open_here = row_sql.connected_seats_from(client_ip, Seat.Origin.MATCHMAKE)
         if open_here >= cap:
             raise ServiceError(proto.ERR_TOO_MANY_FROM_IP, proto.CLOSE_POLICY)
     who = resolve_identity(request.model_name, request.username, request.bot_token)
-    pool = Slot.objects.select_for_update(of=("self",)).filter(id__lte=settings.HEX_MAX_SLOTS).order_by("id")
     token = new_token()
     # Only equal options pair: a swap or clock game is never forced on a client
     # that did not ask for it (nor the reverse).
-    waiting = pool.filter(
-        state=Slot.State.WAITING, board_size=request.board_size, series_length=request.series_length,
-        swap=request.swap, time_control=request.time_control, seats__player=rules.RED, seats__connected=True,
-    ).first()
+    waiting = row_sql.waiting_slot(settings.HEX_MAX_SLOTS, request.board_size, request.series_length, request.swap,
+                                   request.time_control, owner=rules.RED)
     if waiting is not None:
         slot = waiting
         seat = _seat(slot, rules.BLUE, token, who, Seat.Origin.MATCHMAKE, client_ip, channel, process_id)
@@ -467,7 +460,7 @@ def _matchmake(request: proto.MatchRequest, client_ip: str | None, channel: str,
         seats = _seats_of(slot)
         _begin_series(slot, seats, outbox)
         return _seated(outbox, slot, seat)
-    slot = pool.filter(state=Slot.State.EMPTY).first()
+    slot = row_sql.empty_slot(settings.HEX_MAX_SLOTS)
     if slot is None:
         raise ServiceError(proto.ERR_NO_SLOT, proto.CLOSE_NORMAL)
     slot.state = Slot.State.WAITING
@@ -476,7 +469,7 @@ def _matchmake(request: proto.MatchRequest, client_ip: str | None, channel: str,
     slot.first_player = request.first_player
     slot.swap = request.swap
     slot.time_control = request.time_control
-    slot.save()
+    row_sql.update(slot)
     seat = _seat(slot, rules.RED, token, who, Seat.Origin.MATCHMAKE, client_ip, channel, process_id)
     outbox.send(channel, proto.joined(slot.id, rules.RED, slot.board_size, slot.series_length, token))
     outbox.send(channel, proto.waiting_for_opponent(slot.id, slot.board_size))
@@ -562,7 +555,7 @@ def _reconnect_seat(slot_id: int, token: str, channel: str, process_id: str) -> 
     seat.channel_name = channel
     seat.process_id = process_id
     seat.reconnect_deadline = None
-    seat.save(update_fields=["connected", "channel_name", "process_id", "reconnect_deadline"])
+    row_sql.update(seat, ["connected", "channel_name", "process_id", "reconnect_deadline"])
     _sync_clock(slot.game, slot.series, seats)
 
     reconnected = proto.message(
@@ -721,8 +714,8 @@ def _apply_move_orm(slot_id: int, seat_id: int, channel: str, echo_q: object, ec
         if next_turn is not None:
             clock.start_turn(game, control, next_turn, at)
         fields += _CLOCK_FIELDS
-    Move.objects.create(game=game, number=game.move_count, player=seat.player, q=q, r=r)
-    game.save(update_fields=fields)
+    row_sql.insert(Move(game=game, number=game.move_count, player=seat.player, q=q, r=r))
+    row_sql.update(game, fields)
     outbox.changed_slots.add(slot.id)
     announced = proto.move(seat.player, echo_q, echo_r, next_turn)
     announced["payload"].update(_clock_fields(slot.series, game, at_turn_start=True))
@@ -764,8 +757,8 @@ def apply_swap(slot_id: int, seat_id: int, channel: str) -> Outbox:
         clock.stop_turn(game, control, seat.player, at, moved=True)
         clock.start_turn(game, control, next_turn, at)
         fields += _CLOCK_FIELDS
-    Move.objects.create(game=game, number=game.move_count, player=seat.player, kind=Move.Kind.SWAP, q=q, r=r)
-    game.save(update_fields=fields)
+    row_sql.insert(Move(game=game, number=game.move_count, player=seat.player, kind=Move.Kind.SWAP, q=q, r=r))
+    row_sql.update(game, fields)
     outbox.changed_slots.add(slot.id)
     announced = proto.swap(seat.player, q, r, from_q, from_r, next_turn)
     announced["payload"].update(_clock_fields(slot.series, game, at_turn_start=True))
@@ -880,18 +873,18 @@ def keep_slot(slot_id: int, seat_id: int, channel: str) -> Outbox:
         if other.connected:
             outbox.to_seat(other, proto.opponent_left_slot())
             outbox.close_seat(other, proto.CLOSE_NORMAL)
-        other.delete()
+        row_sql.delete_seat(other.id)
     token = new_token()
     seat.player = rules.RED
     seat.token_hash = hash_token(token)
     seat.generation += 1
-    seat.save(update_fields=["player", "token_hash", "generation"])
+    row_sql.update(seat, ["player", "token_hash", "generation"])
     slot.state = Slot.State.WAITING
     slot.first_player = rules.RED
     # The kept slot keeps its options (swap, time control): its owner asked for them.
     slot.series = None
     slot.game = None
-    slot.save()
+    row_sql.update(slot)
     outbox.send(channel, proto.slot_kept(slot.id, slot.board_size, slot.series_length, token))
     outbox.send(channel, proto.waiting_for_opponent(slot.id, slot.board_size))
     return _seated(outbox, slot, seat)
@@ -925,7 +918,7 @@ def _mark_disconnected(slot: Slot, seats: dict[int, Seat], seat: Seat, outbox: O
     # Unfinished series: the window holds the seat. Finished series: it bounds how
     # long a lone remaining player keeps the slot (the reference resets it then).
     seat.reconnect_deadline = _deadline()
-    seat.save(update_fields=["connected", "channel_name", "reconnect_deadline"])
+    row_sql.update(seat, ["connected", "channel_name", "reconnect_deadline"])
     outbox.membership_changed = True
     outbox.changed_slots.add(slot.id)
     if finished and not any(s.connected for s in seats.values()):
@@ -948,10 +941,7 @@ def expire_due_seats(outbox: Outbox | None = None) -> Outbox:
     """
     outbox = outbox if outbox is not None else Outbox()
     now = clock.now()
-    due = set(
-        Seat.objects.filter(connected=False, reconnect_deadline__lte=now).values_list("slot_id", flat=True)
-    )
-    for slot_id in sorted(due):
+    for slot_id in row_sql.slots_with_expired_seats(now):
         with transaction.atomic():
             slot = _locked_slot(slot_id)
             if slot is not None:
