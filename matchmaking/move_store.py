@@ -189,8 +189,12 @@ def postgres_move() -> Iterator[None]:
     move = _postgres_moves.current = _PostgresMove(connection.connection)
     try:
         yield
-    except psycopg.Error:
+    except psycopg.Error as exc:
         connection.errors_occurred = True  # Django checks the connection before its next use
+        if isinstance(exc, psycopg.errors.InvalidSqlStatementName):
+            # Our statements are gone (a DISCARD ALL, a pooler that switched
+            # sessions): this move fails, the next prepares them again.
+            _prepared_on.pop(move.raw, None)
         raise
     finally:
         _postgres_moves.current = None

@@ -1,0 +1,64 @@
+"""PostgreSQL keeps a move's statements prepared per connection, and a
+connection that lost them prepares them again instead of failing every move."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = r"""
+import json
+import django
+django.setup()
+from django.core.management import call_command
+from django.db import connection
+from games import rules
+from games.models import Move
+from matchmaking import protocol as proto, services
+
+call_command("migrate", verbosity=0)
+services.ensure_slots()
+request = proto.MatchRequest(board_size=7, series_length=1, first_player=rules.RED, model_name="m", username="")
+seats = {}
+for channel in ("red", "blue"):
+    identity = services.matchmake(request, "127.0.0.1", channel, "test").identity
+    seats[identity.player] = (identity, channel)
+red, red_channel = seats[rules.RED]
+blue, blue_channel = seats[rules.BLUE]
+services.apply_move(red.slot_id, red.seat_id, red_channel, 0, 0)
+with connection.cursor() as cursor:
+    cursor.execute("SELECT name FROM pg_prepared_statements")
+    prepared = sorted(name for (name,) in cursor.fetchall())
+connection.connection.execute("DEALLOCATE ALL")
+try:
+    services.apply_move(blue.slot_id, blue.seat_id, blue_channel, 1, 1)
+    lost = "no error"
+except Exception as exc:
+    lost = type(exc).__name__
+outbox = services.apply_move(blue.slot_id, blue.seat_id, blue_channel, 1, 1)
+print(json.dumps({
+    "prepared": prepared,
+    "lost": lost,
+    "answer": outbox.messages[blue_channel][0]["type"],
+    "stored": [[m.number, m.q, m.r] for m in Move.objects.order_by("number")],
+}))
+"""
+
+
+def test_move_statements_are_prepared_and_prepared_again_after_they_are_lost(postgres_database):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "hexsite.settings", "HEX_DATABASE_URL": postgres_database,
+           "HEX_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+    env.pop("HEX_TESTING", None)
+    done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["prepared"] == ["hex_board", "hex_context", "hex_insert_move_update_game"]
+    assert result["lost"] == "InvalidSqlStatementName"  # that one move fails, and is not stored
+    assert result["answer"] == "move"
+    assert result["stored"] == [[1, 0, 0], [2, 1, 1]]
