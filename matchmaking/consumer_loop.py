@@ -14,9 +14,11 @@ consumer's handlers never run one inside another, with long-lived tasks
 instead of one per message:
 
 - the connection's own task reads the client and runs the handlers;
-- a reader task takes events from the channel layer (other processes, group
-  broadcasts) and runs their handlers, one at a time with the client's
-  (an ``asyncio.Lock``, the consumer's "turn");
+- events from the channel layer (other processes, group broadcasts) run
+  their handlers one at a time with the client's (an ``asyncio.Lock``, the
+  consumer's "turn"). With channels-redis one task per process receives
+  them all (``matchmaking.process_mail``) and ``route`` hands each to its
+  connection; with any other layer each connection has a reader task;
 - everything the connection sends goes, in order, through its ``Outgoing``
   queue: written at once when nothing is pending, else by a writer task.
 
@@ -39,12 +41,32 @@ from channels.exceptions import StopConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from matchmaking import process_mail
+
 log = logging.getLogger(__name__)
 
 # Open connections of this process, by channel name.
 _local: dict[str, LeanConsumerMixin] = {}
 # How long a finished connection may take to write what it still has queued.
 DRAIN_SECONDS = 5.0
+
+
+def route(channel: str, message: dict[str, Any]) -> None:
+    """Hand a channel-layer message to the connection ``channel`` of this
+    process (``process_mail``'s receiver); dropped if it is gone."""
+    consumer = _local.get(channel)
+    if consumer is not None:
+        consumer.layer_event(message)
+
+
+def layer_failed(exc: Exception) -> None:
+    """The channel layer failed under this process's receiver: every
+    connection may have lost messages, so each is ended as a server fault."""
+    loop = asyncio.get_running_loop()
+    for consumer in list(_local.values()):
+        if not consumer.layer_faulted:
+            consumer.layer_faulted = True
+            loop.create_task(consumer._fault(exc))
 
 
 def post_local(channel: str, event: dict[str, Any]) -> bool:
@@ -218,10 +240,17 @@ class LeanConsumerMixin:
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
         self.channel_name = await self.channel_layer.new_channel()
         self._turn = asyncio.Lock()
+        self.layer_faulted = False
+        self._layer_backlog: deque[dict[str, Any]] = deque()
+        self._backlog_drainer: asyncio.Task[None] | None = None
         _local[self.channel_name] = self
         loop = asyncio.get_running_loop()
         writer = loop.create_task(self.outgoing.write(send, self._overflowed))
-        layer_reader = loop.create_task(self._read_layer())
+        layer_reader = None
+        if process_mail.handles(self.channel_layer):
+            process_mail.ensure_receiving(self.channel_layer, route, layer_failed)
+        else:
+            layer_reader = loop.create_task(self._read_layer())
         try:
             while True:
                 message = await receive()
@@ -235,13 +264,15 @@ class LeanConsumerMixin:
             await self._fault(exc)
         finally:
             _local.pop(self.channel_name, None)
-            layer_reader.cancel()
+            readers = [task for task in (layer_reader, self._backlog_drainer) if task is not None]
+            for task in readers:
+                task.cancel()
             self.outgoing.finish()
             try:
                 await asyncio.wait_for(writer, DRAIN_SECONDS)
             except Exception:  # noqa: BLE001 - a client that does not read (TimeoutError), or gone
                 writer.cancel()
-            await asyncio.gather(layer_reader, return_exceptions=True)
+            await asyncio.gather(*readers, return_exceptions=True)
 
     async def _queue_message(self, message: dict[str, Any]) -> None:
         # ``send``, ``accept`` and ``close`` of the consumer end here.
@@ -258,6 +289,29 @@ class LeanConsumerMixin:
             self.queue_text(text)
         if event.get("close") is not None:
             self.outgoing.put({"type": "websocket.close", "code": event["close"]})
+
+    def layer_event(self, message: dict[str, Any]) -> None:
+        """A channel-layer message from ``route``. Deliveries are queued at once,
+        like a same-process ``post_local``; any other message waits for the
+        consumer's turn, and so does everything after it, to keep the order."""
+        if message.get("type") == "hex.deliver" and not self._layer_backlog:
+            self.accept_event(message)
+            return
+        self._layer_backlog.append(message)
+        if self._backlog_drainer is None or self._backlog_drainer.done():
+            self._backlog_drainer = asyncio.get_running_loop().create_task(self._drain_backlog())
+
+    async def _drain_backlog(self) -> None:
+        try:
+            while self._layer_backlog:
+                await self._handle(self._layer_backlog[0])
+                self._layer_backlog.popleft()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("connection ended by a server fault (%s: %s); closing with 1011", type(exc).__name__, exc)
+            self._layer_backlog.clear()
+            await self._fault(exc)
 
     async def hex_deliver(self, event: dict[str, Any]) -> None:
         """The same event from another process, through the channel layer."""

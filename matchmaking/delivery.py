@@ -8,7 +8,7 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 
-from matchmaking import group_commit
+from matchmaking import group_commit, process_mail
 from matchmaking import protocol as proto
 from matchmaking.consumer_loop import post_local
 from matchmaking.db_calls import run_in_db
@@ -72,8 +72,13 @@ async def deliver(outbox: Outbox) -> None:
         if outbox.watch:
             await _tell_spectators(outbox, encoded)
         remote = _post_local(outbox, encoded)
-    for channel, event in remote:
-        await _send_remote(channel, event)
+    if remote:
+        layer = get_channel_layer()
+        for channel, event in remote:
+            if process_mail.handles(layer):
+                process_mail.send(layer, channel, event)
+            else:
+                await _send_remote(channel, event)
     if outbox.membership_changed:
         await _refresh_spectators(outbox)
         if not _single_process():
@@ -85,22 +90,8 @@ async def deliver(outbox: Outbox) -> None:
 
 
 async def _send_remote(channel: str, event: dict[str, Any]) -> None:
-    """Send through the channel layer, trying a second time once.
-
-    The work is committed; only the wire can fail. Right after a Redis
-    restart the first send may pick a pooled connection the old server
-    closed, which fails before Redis sees the command; the pool replaces it,
-    so a second try goes through. Without it the addressee, whose own layer
-    connection was fine, never heard of the move and the game stalled.
-    """
-    for attempt in (1, 2):
-        try:
-            await get_channel_layer().send(channel, event)
-            return
-        except Exception as exc:
-            if attempt == 2:
-                log.warning("channel layer send failed (%s: %s); the addressee resumes by reconnecting",
-                            type(exc).__name__, exc)
+    """Send one event through a channel layer that ``process_mail`` does not carry."""
+    await process_mail.send_twice(get_channel_layer(), channel, event)
 
 
 def _post_local(outbox: Outbox, encoded: dict[int, str]) -> list[tuple[str, dict[str, Any]]]:

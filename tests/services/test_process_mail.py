@@ -1,0 +1,100 @@
+"""Messages between server processes through Redis (``process_mail``): every
+event reaches its connection, in order, and several travel per Redis message."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from channels_redis.core import RedisChannelLayer
+
+from matchmaking import process_mail
+
+
+def layer(redis_url: str, prefix: str) -> RedisChannelLayer:
+    return RedisChannelLayer(hosts=[{"address": redis_url, "socket_timeout": 10}], prefix=prefix, capacity=1000)
+
+
+def test_events_for_another_process_arrive_in_order_batched_and_group_sends_too(redis_url):
+    prefix = f"hexarena-test-{uuid.uuid4().hex[:8]}"
+
+    async def scenario() -> None:
+        sender, receiver = layer(redis_url, prefix), layer(redis_url, prefix)  # two processes
+        channels = [await receiver.new_channel() for _ in range(20)]
+        heard: dict[str, list[int]] = {channel: [] for channel in channels}
+        all_heard = asyncio.Event()
+        total = 20 * 50
+
+        def route(channel: str, message: dict) -> None:
+            heard[channel].append(message["n"])
+            if sum(map(len, heard.values())) == total:
+                all_heard.set()
+
+        process_mail.ensure_receiving(receiver, route, failed=lambda exc: None)
+        layer_sends = []
+        real_send = sender.send
+
+        async def counted_send(channel, message):
+            layer_sends.append(channel)
+            await real_send(channel, message)
+
+        sender.send = counted_send
+        for n in range(50):
+            for channel in channels:
+                process_mail.send(sender, channel, {"type": "hex.deliver", "n": n})
+        await asyncio.wait_for(all_heard.wait(), 20)
+        assert all(numbers == list(range(50)) for numbers in heard.values())
+        assert len(layer_sends) < total / 10  # queued while a send was in flight: batched
+
+        # A group send from the other process reaches each member once.
+        await receiver.group_add("spectators", channels[0])
+        await receiver.group_add("spectators", channels[1])
+        await sender.group_send("spectators", {"type": "hex.watch", "n": 50})
+        for _ in range(100):
+            if heard[channels[0]][-1] == 50 and heard[channels[1]][-1] == 50:
+                break
+            await asyncio.sleep(0.05)
+        assert heard[channels[0]][-1] == 50 and heard[channels[1]][-1] == 50
+        assert heard[channels[2]][-1] == 49
+        await sender.flush()
+
+    asyncio.run(scenario())
+
+
+def test_a_process_takes_everything_waiting_for_it_in_one_redis_round_trip(redis_url):
+    prefix = f"hexarena-test-{uuid.uuid4().hex[:8]}"
+
+    async def scenario() -> None:
+        sender, receiver = layer(redis_url, prefix), layer(redis_url, prefix)
+        channels = [await receiver.new_channel() for _ in range(10)]
+        for n in range(10):
+            for channel in channels:  # one Redis message each, waiting before anyone receives
+                await sender.send(channel, {"type": "hex.deliver", "n": n})
+        pops: list[tuple[str, int]] = []  # (command, messages heard before it)
+        heard: dict[str, list[int]] = {channel: [] for channel in channels}
+        connection = receiver.connection
+
+        def counting_connection(index):
+            redis = connection(index)
+            for name in ("zpopmin", "bzpopmin"):
+                real = getattr(redis, name)
+
+                async def counted(*args, _real=real, _name=name, **kwargs):
+                    pops.append((_name, sum(map(len, heard.values()))))
+                    return await _real(*args, **kwargs)
+
+                setattr(redis, name, counted)
+            return redis
+
+        receiver.connection = counting_connection
+        process_mail.ensure_receiving(receiver, lambda channel, message: heard[channel].append(message["n"]),
+                                      failed=lambda exc: None)
+        for _ in range(100):
+            if sum(map(len, heard.values())) == 100:
+                break
+            await asyncio.sleep(0.05)
+        assert all(numbers == list(range(10)) for numbers in heard.values())
+        assert pops[:2] == [("zpopmin", 0), ("zpopmin", 100)]  # the first took all (not one, in four commands)
+        await sender.flush()
+
+    asyncio.run(scenario())
