@@ -108,7 +108,13 @@ async def _take_waiting(layer: Any, own: str) -> list[dict[str, Any]]:
         if popped is None:
             return []
         members = [popped[1]]
-    return [layer.deserialize(member) for member in members]
+    messages = []
+    for member in members:
+        try:
+            messages.append(layer.deserialize(member))
+        except Exception:  # not ours, or damaged: skipped, the others still count
+            log.exception("a channel-layer message could not be decoded")
+    return messages
 
 
 def _route_message(message: dict[str, Any], route: Callable[[str, dict[str, Any]], None]) -> None:

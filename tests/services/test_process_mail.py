@@ -98,3 +98,25 @@ def test_a_process_takes_everything_waiting_for_it_in_one_redis_round_trip(redis
         await sender.flush()
 
     asyncio.run(scenario())
+
+
+def test_a_message_that_cannot_be_decoded_is_skipped_and_the_rest_arrive(redis_url):
+    prefix = f"hexarena-test-{uuid.uuid4().hex[:8]}"
+
+    async def scenario() -> None:
+        sender, receiver = layer(redis_url, prefix), layer(redis_url, prefix)
+        channel = await receiver.new_channel()
+        key = receiver.prefix + receiver.non_local_name(channel)
+        await sender.send(channel, {"type": "hex.deliver", "n": 1})
+        await receiver.connection(receiver.consistent_hash(channel)).zadd(key, {b"\xc1 not msgpack": 0})
+        await sender.send(channel, {"type": "hex.deliver", "n": 2})
+        heard, failures = [], []
+        process_mail.ensure_receiving(receiver, lambda to, message: heard.append(message["n"]), failures.append)
+        for _ in range(100):
+            if len(heard) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert heard == [1, 2] and failures == []  # nobody's connection was ended for it
+        await sender.flush()
+
+    asyncio.run(scenario())
