@@ -137,9 +137,15 @@ class GameFilter(django_filters.FilterSet):
         return selectors.with_result(queryset, value)
 
 
+def _positive_integer(raw: str) -> bool:
+    return raw.isascii() and raw.isdigit() and int(raw) >= 1
+
+
 class GamePagination(PageNumberPagination):
-    """Pages of 20; ``page_size`` a positive integer, capped at 100. Anything
-    else is a 400 (DRF's own pagination quietly falls back to the default)."""
+    """Pages of 20; ``page_size`` a positive integer, capped at 100, and
+    ``page`` a positive integer. Anything else is a 400: DRF's own pagination
+    quietly falls back to the default size, and reads an empty ``page`` as
+    the first page. A page past the last is a 404."""
 
     page_size = 20
     page_size_query_param = "page_size"
@@ -149,9 +155,15 @@ class GamePagination(PageNumberPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not (raw.isascii() and raw.isdigit() and int(raw) >= 1):
+        if not _positive_integer(raw):
             raise ValidationError({self.page_size_query_param: ["a positive integer (at most 100 are returned)"]})
         return min(int(raw), self.max_page_size)
+
+    def paginate_queryset(self, queryset: QuerySet, request: Request, view: object = None) -> list | None:
+        raw = request.query_params.get(self.page_query_param)
+        if raw is not None and not _positive_integer(raw):
+            raise ValidationError({self.page_query_param: ["a positive integer"]})
+        return super().paginate_queryset(queryset, request, view)
 
     def get_schema_operation_parameters(self, view: object) -> list[dict]:
         parameters = super().get_schema_operation_parameters(view)

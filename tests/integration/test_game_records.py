@@ -264,6 +264,7 @@ def test_api_pagination(client):
     assert len(client.get("/api/games?page_size=1000").json()["results"]) == 5  # capped at 100, not refused
     for bad in ("0", "-3", "false", "2.5", ""):
         assert client.get(f"/api/games?page_size={bad}").status_code == 400
+        assert client.get(f"/api/games?page={bad}").json() == {"page": ["a positive integer"]}
     assert client.get("/api/games/-4").json() == {"detail": "Not found."}
     assert client.get("/api/games?started_after=").status_code == 400
 
