@@ -12,15 +12,24 @@ from channels_redis.core import RedisChannelLayer
 from matchmaking import process_mail
 
 
-def layer(redis_url: str, prefix: str) -> RedisChannelLayer:
-    return RedisChannelLayer(hosts=[{"address": redis_url, "socket_timeout": 10}], prefix=prefix, capacity=1000)
+def two_processes(redis_url: str) -> tuple[RedisChannelLayer, RedisChannelLayer]:
+    """The channel layers of two server processes (a sender and a receiver) on one Redis."""
+    prefix = f"hexarena-test-{uuid.uuid4().hex[:8]}"
+    return tuple(RedisChannelLayer(hosts=[{"address": redis_url, "socket_timeout": 10}], prefix=prefix,
+                                   capacity=1000) for _ in range(2))
+
+
+async def eventually(condition, seconds: float = 5.0) -> None:
+    """Wait until ``condition()`` holds, for at most ``seconds``."""
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
 
 
 def test_events_for_another_process_arrive_in_order_batched_and_group_sends_too(redis_url):
-    prefix = f"hexarena-test-{uuid.uuid4().hex[:8]}"
-
     async def scenario() -> None:
-        sender, receiver = layer(redis_url, prefix), layer(redis_url, prefix)  # two processes
+        sender, receiver = two_processes(redis_url)
         channels = [await receiver.new_channel() for _ in range(20)]
         heard: dict[str, list[int]] = {channel: [] for channel in channels}
         all_heard = asyncio.Event()
@@ -51,10 +60,7 @@ def test_events_for_another_process_arrive_in_order_batched_and_group_sends_too(
         await receiver.group_add("spectators", channels[0])
         await receiver.group_add("spectators", channels[1])
         await sender.group_send("spectators", {"type": "hex.watch", "n": 50})
-        for _ in range(100):
-            if heard[channels[0]][-1] == 50 and heard[channels[1]][-1] == 50:
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: heard[channels[0]][-1] == 50 and heard[channels[1]][-1] == 50)
         assert heard[channels[0]][-1] == 50 and heard[channels[1]][-1] == 50
         assert heard[channels[2]][-1] == 49
         await sender.flush()
@@ -63,10 +69,8 @@ def test_events_for_another_process_arrive_in_order_batched_and_group_sends_too(
 
 
 def test_a_process_takes_everything_waiting_for_it_in_one_redis_round_trip(redis_url):
-    prefix = f"hexarena-test-{uuid.uuid4().hex[:8]}"
-
     async def scenario() -> None:
-        sender, receiver = layer(redis_url, prefix), layer(redis_url, prefix)
+        sender, receiver = two_processes(redis_url)
         channels = [await receiver.new_channel() for _ in range(10)]
         for n in range(10):
             for channel in channels:  # one Redis message each, waiting before anyone receives
@@ -90,10 +94,7 @@ def test_a_process_takes_everything_waiting_for_it_in_one_redis_round_trip(redis
         receiver.connection = counting_connection
         process_mail.ensure_receiving(receiver, lambda channel, message: heard[channel].append(message["n"]),
                                       failed=lambda exc: None)
-        for _ in range(100):
-            if sum(map(len, heard.values())) == 100:
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: sum(map(len, heard.values())) == 100)
         assert all(numbers == list(range(10)) for numbers in heard.values())
         assert pops[:2] == [("zpopmin", 0), ("zpopmin", 100)]  # the first took all (not one, in four commands)
         await sender.flush()
@@ -102,10 +103,8 @@ def test_a_process_takes_everything_waiting_for_it_in_one_redis_round_trip(redis
 
 
 def test_a_message_that_cannot_be_decoded_is_skipped_and_the_rest_arrive(redis_url):
-    prefix = f"hexarena-test-{uuid.uuid4().hex[:8]}"
-
     async def scenario() -> None:
-        sender, receiver = layer(redis_url, prefix), layer(redis_url, prefix)
+        sender, receiver = two_processes(redis_url)
         channel = await receiver.new_channel()
         key = receiver.prefix + receiver.non_local_name(channel)
         await sender.send(channel, {"type": "hex.deliver", "n": 1})
@@ -115,10 +114,7 @@ def test_a_message_that_cannot_be_decoded_is_skipped_and_the_rest_arrive(redis_u
         await sender.send(channel, {"type": "hex.deliver", "n": 2})
         heard, failures = [], []
         process_mail.ensure_receiving(receiver, lambda to, message: heard.append(message["n"]), failures.append)
-        for _ in range(100):
-            if len(heard) == 2:
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: len(heard) == 2)
         assert heard == [1, 2] and failures == []  # nobody's connection was ended for it
         await sender.flush()
 
