@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from games import rules
 from games.models import Game, Move, Series
-from matchmaking import group_commit
+from matchmaking import group_commit, row_sql
 from matchmaking.models import Seat, Slot, Watcher
 
 
@@ -66,22 +66,18 @@ class MoveContext:
     watched: bool
 
 
-def _columns(model: Any, *names: str) -> list[str]:
-    return [model._meta.get_field(name).column for name in names]
-
-
 def _build_statements(vendor: str) -> dict[str, str]:
     # PostgreSQL: lock only the slot row, and say the JSON parameters are jsonb.
     lock, as_json = (" FOR UPDATE OF s", "::jsonb") if vendor == "postgresql" else ("", "")
     slot, game, series, seat, move, watcher = (m._meta.db_table for m in (Slot, Game, Series, Seat, Move, Watcher))
-    (w_slot,) = _columns(Watcher, "slot_id")
-    s_state, s_game, s_series = _columns(Slot, "state", "game", "series")
-    g_turn, g_winner, g_count, g_board, g_last, g_number = _columns(
+    (w_slot,) = row_sql.columns(Watcher, "slot_id")
+    s_state, s_game, s_series = row_sql.columns(Slot, "state", "game", "series")
+    g_turn, g_winner, g_count, g_board, g_last, g_number = row_sql.columns(
         Game, "current_turn", "winner", "move_count", "board", "last_move", "number")
-    r_winner, r_control = _columns(Series, "winner", "time_control")
-    se_slot, se_player, se_connected, se_channel, se_generation = _columns(
+    r_winner, r_control = row_sql.columns(Series, "winner", "time_control")
+    se_slot, se_player, se_connected, se_channel, se_generation = row_sql.columns(
         Seat, "slot", "player", "connected", "channel_name", "generation")
-    m_game, m_number, m_player, m_kind, m_q, m_r, m_created = _columns(
+    m_game, m_number, m_player, m_kind, m_q, m_r, m_created = row_sql.columns(
         Move, "game", "number", "player", "kind", "q", "r", "created_at")
     return {
         # The slot row is the lock every service takes; the outer joins may be empty.

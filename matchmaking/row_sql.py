@@ -76,8 +76,14 @@ def _table(model: type[Model]) -> str:
     return model._meta.db_table
 
 
+def columns(model: type[Model], *names: str) -> list[str]:
+    """The database columns of ``model``'s fields ``names``: a renamed field
+    fails here, loudly, instead of the SQL writing the wrong column."""
+    return [model._meta.get_field(name).column for name in names]
+
+
 def _column(model: type[Model], name: str) -> str:
-    return model._meta.get_field(name).column
+    return columns(model, name)[0]
 
 
 def _fetch(sql: str, params: Iterable[Any]) -> list[tuple[Any, ...]]:

@@ -69,14 +69,6 @@ def ensure_slots() -> None:
         Slot.objects.bulk_create([Slot(id=i) for i in missing], ignore_conflicts=True)
 
 
-def _locked_slot(slot_id: int) -> Slot | None:
-    return row_sql.locked_slot(slot_id)
-
-
-def _seats_of(slot: Slot) -> dict[int, Seat]:
-    return row_sql.seats_of(slot.id)
-
-
 def _deadline() -> Any:
     return clock.now() + timedelta(seconds=settings.HEX_RECONNECT_TIMEOUT)
 
@@ -406,7 +398,7 @@ def _after_expiry(expired: Outbox, step: Callable[[], Outbox]) -> Outbox:
 def _expire_slot(slot_id: int) -> Outbox:
     outbox = Outbox()
     with transaction.atomic():
-        slot = _locked_slot(slot_id)
+        slot = row_sql.locked_slot(slot_id)
         if slot is not None:
             _expire_if_due(slot, clock.now(), outbox)
     return outbox
@@ -457,7 +449,7 @@ def _matchmake(request: proto.MatchRequest, client_ip: str | None, channel: str,
         slot = waiting
         seat = _seat(slot, rules.BLUE, token, who, Seat.Origin.MATCHMAKE, client_ip, channel, process_id)
         outbox.send(channel, proto.joined(slot.id, rules.BLUE, slot.board_size, slot.series_length, token))
-        seats = _seats_of(slot)
+        seats = row_sql.seats_of(slot.id)
         _begin_series(slot, seats, outbox)
         return _seated(outbox, slot, seat)
     slot = row_sql.empty_slot(settings.HEX_MAX_SLOTS)
@@ -498,12 +490,12 @@ def join_slot(slot_id: int, model_name: str, username: str, client_ip: str | Non
 def _join_slot(slot_id: int, model_name: str, username: str, client_ip: str | None, channel: str,
                process_id: str, bot_token: str | None, options: tuple[bool, str]) -> Outbox:
     outbox = Outbox()
-    slot = _locked_slot(slot_id)
+    slot = row_sql.locked_slot(slot_id)
     if slot is None or slot_id > settings.HEX_MAX_SLOTS:
         raise ServiceError(proto.ERR_SLOT_MISSING, proto.CLOSE_POLICY)
     if slot.state != Slot.State.WAITING:
         raise ServiceError(proto.ERR_SLOT_NOT_WAITING, proto.CLOSE_POLICY)
-    seats = _seats_of(slot)
+    seats = row_sql.seats_of(slot.id)
     owner = seats.get(rules.RED)
     if owner is None or not owner.connected:
         raise ServiceError(proto.ERR_SLOT_OWNER_DISCONNECTED, proto.CLOSE_POLICY)
@@ -537,10 +529,10 @@ def reconnect_seat(slot_id: int, token: str, channel: str, process_id: str) -> O
 @transaction.atomic
 def _reconnect_seat(slot_id: int, token: str, channel: str, process_id: str) -> Outbox:
     outbox = Outbox()
-    slot = _locked_slot(slot_id)
+    slot = row_sql.locked_slot(slot_id)
     if slot is None or slot.state == Slot.State.EMPTY:
         raise ServiceError(proto.ERR_NOT_RECONNECTABLE, proto.CLOSE_POLICY)
-    seats = _seats_of(slot)
+    seats = row_sql.seats_of(slot.id)
     wanted = hash_token(token)
     seat = next((s for s in seats.values() if hmac.compare_digest(s.token_hash, wanted)), None)
     if seat is None:
@@ -666,10 +658,10 @@ def _locked_for_play(slot_id: int, seat_id: int, channel: str,
 
     None when the game just ended on time: the refusal is already queued.
     """
-    slot = _locked_slot(slot_id)
+    slot = row_sql.locked_slot(slot_id)
     if slot is None:
         raise ServiceError(proto.ERR_STALE)
-    seats = _seats_of(slot)
+    seats = row_sql.seats_of(slot.id)
     seat = _calling_seat(seats, seat_id, channel)
     if _enforce_clock(slot, seats, outbox):
         # The move was meant for the game that just ended on time.
@@ -789,9 +781,9 @@ def expire_due_clocks(outbox: Outbox | None = None) -> Outbox:
     )
     for slot_id in sorted(due):
         with transaction.atomic():
-            slot = _locked_slot(slot_id)
+            slot = row_sql.locked_slot(slot_id)
             if slot is not None:
-                _enforce_clock(slot, _seats_of(slot), outbox)
+                _enforce_clock(slot, row_sql.seats_of(slot.id), outbox)
     return outbox
 
 
@@ -815,10 +807,10 @@ def resign(slot_id: int, seat_id: int, channel: str) -> Outbox:
     """Concede the current game: it counts for the opponent exactly like a
     connected-sides win, and the series continues or ends as usual."""
     outbox = Outbox()
-    slot = _locked_slot(slot_id)
+    slot = row_sql.locked_slot(slot_id)
     if slot is None:
         raise ServiceError(proto.ERR_STALE)
-    seats = _seats_of(slot)
+    seats = row_sql.seats_of(slot.id)
     seat = _calling_seat(seats, seat_id, channel)
     if slot.state != Slot.State.FULL or slot.game is None:
         raise ServiceError(rules.REASON_NOT_STARTED)
@@ -855,14 +847,14 @@ def keep_slot(slot_id: int, seat_id: int, channel: str) -> Outbox:
     """Stay in the slot as red of a fresh series after the series ended or the
     opponent left; the opponent, if still here, is told and closed."""
     outbox = Outbox()
-    slot = _locked_slot(slot_id)
+    slot = row_sql.locked_slot(slot_id)
     if slot is None:
         raise ServiceError(proto.ERR_STALE)
     if slot.state != Slot.State.FULL:
         raise ServiceError(proto.ERR_KEEP_NOT_FINISHED)
     if slot.series is None:
         raise ServiceError(proto.ERR_KEEP_NOT_READY)
-    seats = _seats_of(slot)
+    seats = row_sql.seats_of(slot.id)
     seat = _calling_seat(seats, seat_id, channel)
     other = seats.get(rules.opponent(seat.player))
     if not _series_over(slot) and other is not None and other.connected:
@@ -899,10 +891,10 @@ def disconnect_seat(slot_id: int, seat_id: int, channel: str) -> Outbox:
     tell the opponent; free the slot at once when a finished series has
     nobody left."""
     outbox = Outbox()
-    slot = _locked_slot(slot_id)
+    slot = row_sql.locked_slot(slot_id)
     if slot is None:
         return outbox
-    seats = _seats_of(slot)
+    seats = row_sql.seats_of(slot.id)
     seat = next((s for s in seats.values() if s.id == seat_id), None)
     if seat is None or seat.channel_name != channel or not seat.connected:
         return outbox  # superseded by a reconnect, or already released
@@ -943,7 +935,7 @@ def expire_due_seats(outbox: Outbox | None = None) -> Outbox:
     now = clock.now()
     for slot_id in row_sql.slots_with_expired_seats(now):
         with transaction.atomic():
-            slot = _locked_slot(slot_id)
+            slot = row_sql.locked_slot(slot_id)
             if slot is not None:
                 _expire_if_due(slot, now, outbox)
     return outbox
@@ -955,7 +947,7 @@ def _expire_if_due(slot: Slot, now: Any, outbox: Outbox) -> bool:
     The remaining player is told (reason ``reconnect_timeout``) and closed,
     the unfinished series is kept as abandoned, and every token dies.
     """
-    seats = _seats_of(slot)
+    seats = row_sql.seats_of(slot.id)
     if not any(not s.connected and s.reconnect_deadline and s.reconnect_deadline <= now for s in seats.values()):
         return False
     for other in seats.values():
@@ -978,10 +970,10 @@ def release_orphaned_seats(alive_process_ids: set[str]) -> Outbox:
     )
     for slot_id in sorted(orphan_slots):
         with transaction.atomic():
-            slot = _locked_slot(slot_id)
+            slot = row_sql.locked_slot(slot_id)
             if slot is None:
                 continue
-            seats = _seats_of(slot)
+            seats = row_sql.seats_of(slot.id)
             for seat in list(seats.values()):
                 if seat.connected and seat.process_id not in alive_process_ids and slot.state != Slot.State.EMPTY:
                     _mark_disconnected(slot, seats, seat, outbox)
