@@ -17,8 +17,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
+from matchmaking import move_batches, runtime, services, spectators
 from matchmaking import protocol as proto
-from matchmaking import runtime, services, spectators
 from matchmaking.consumer_loop import LeanConsumerMixin
 from matchmaking.db_calls import run_in_db
 from matchmaking.delivery import SLOTS_FEED_GROUP, deliver, feed_subscribed, watcher_count
@@ -248,7 +248,7 @@ class SeatConsumer(GuardedReceiveMixin, LeanConsumerMixin, AsyncWebsocketConsume
             return
         if type_ == "move":
             q, r = proto.parse_move(payload)
-            outbox = await run_in_db(services.apply_move, identity.slot_id, identity.seat_id, self.channel_name, q, r)
+            outbox = await move_batches.apply_move(identity.slot_id, identity.seat_id, self.channel_name, q, r)
         elif type_ == "resign":
             outbox = await run_in_db(services.resign, identity.slot_id, identity.seat_id, self.channel_name)
         elif type_ == "swap":

@@ -143,8 +143,13 @@ def _watched_slots(slot_ids: set[int]) -> set[int]:
 
 async def _push_slot_list() -> None:
     try:
+        layer = get_channel_layer()
+        if await process_mail.group_is_empty(layer, SLOTS_FEED_GROUP):
+            # Reading every slot was 7 % of a PostgreSQL worker's time under
+            # load (bench/load.py), for a feed nobody followed.
+            return
         snapshots = await run_in_db(list_slot_snapshots)
-        await get_channel_layer().group_send(SLOTS_FEED_GROUP, {"type": "slots.snapshot", "slots": snapshots})
+        await layer.group_send(SLOTS_FEED_GROUP, {"type": "slots.snapshot", "slots": snapshots})
     except Exception as exc:  # the next membership change brings the feed up to date
         log.warning("pushing the slot list failed (%s: %s)", type(exc).__name__, exc)
 

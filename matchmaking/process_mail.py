@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -162,3 +163,16 @@ async def send_twice(layer: Any, channel: str, message: dict[str, Any]) -> None:
             if attempt == 2:
                 log.warning("channel layer send failed (%s: %s); the addressee resumes by reconnecting",
                             type(exc).__name__, exc)
+
+
+async def group_is_empty(layer: Any, group: str) -> bool:
+    """True when no connection of any process belongs to ``group`` (on
+    channels-redis; any other layer: False, the group_send finds out).
+
+    One Redis command, read the way ``group_send`` reads the group: members
+    older than ``group_expiry`` do not count."""
+    if not handles(layer):
+        return False
+    connection = layer.connection(layer.consistent_hash(group))
+    live = await connection.zcount(layer._group_key(group), int(time.time()) - layer.group_expiry, "+inf")
+    return live == 0

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +29,11 @@ from matchmaking.clock import TimeControl
 from matchmaking.models import BotToken, Seat, Slot
 from matchmaking.outbox import Identity, Outbox
 from matchmaking.snapshots import slot_snapshot
+
+log = logging.getLogger(__name__)
+
+# ``apply_move``'s arguments: slot id, seat id, channel name, q, r (as sent).
+MoveRequest = tuple[int, int, str, object, object]
 
 
 class ServiceError(Exception):
@@ -608,6 +614,58 @@ def apply_move(slot_id: int, seat_id: int, channel: str, q: object, r: object) -
         return outbox
     group_commit.flush()  # the ORM path needs the connection to itself
     return _apply_move_in_transaction(*move, maybe_ordinary=False)
+
+
+def apply_moves(requests: Sequence[MoveRequest]) -> list[Outbox | Exception]:
+    """``apply_move`` for each of ``requests``, on PostgreSQL, in order: the
+    result of each is its outbox, or the exception ``apply_move`` would have
+    raised.
+
+    The ordinary moves of different slots share one transaction
+    (``move_store.postgres_batch``); a move that fails is taken out of it,
+    and takes nothing of the others with it. The rest run one at a time,
+    in order, once the batch has committed: a second move for a slot already
+    in the batch (through ``apply_move``), and a move that ends its game or
+    has a clock (through the ORM path). If the batch itself fails (a
+    deadlock, a lost connection), nothing of it is written, and every move
+    is tried again on its own.
+    """
+    results: list[Outbox | Exception | None] = [None] * len(requests)
+    batched: dict[int, tuple[int, int, str, object, object, int, int]] = {}
+    slot_ids: set[int] = set()
+    alone: list[int] = []
+    for_orm: set[int] = set()  # moves the batch left to the ORM path: game ends, clocks
+    for index, (slot_id, seat_id, channel, q, r) in enumerate(requests):
+        if not (rules.is_int(q) and rules.is_int(r)) or slot_id in slot_ids:
+            alone.append(index)  # refused at once, or after the move before it
+        else:
+            batched[index] = (slot_id, seat_id, channel, q, r, int(q), int(r))  # type: ignore[call-overload]
+            slot_ids.add(slot_id)
+    if batched:
+        try:
+            with move_store.postgres_batch(sorted(slot_ids)) as batch:
+                for index, move in batched.items():
+                    mark = batch.mark()
+                    try:
+                        results[index] = _ordinary_move(*move)
+                    except Exception as exc:  # noqa: BLE001 - handed to that move's caller
+                        batch.undo(mark)
+                        results[index] = exc
+                    if results[index] is None:
+                        for_orm.add(index)
+        except Exception:  # noqa: BLE001 - each move on its own will meet (and report) it, or not
+            log.warning("a batch of %d moves failed; applying them one at a time", len(batched), exc_info=True)
+            results = [None] * len(requests)
+            alone, for_orm = list(range(len(requests))), set()
+    for index in sorted([*alone, *for_orm]):
+        try:
+            if index in for_orm:  # known to need it: no second try of the plain-SQL path
+                results[index] = _apply_move_in_transaction(*batched[index], maybe_ordinary=False)
+            else:
+                results[index] = apply_move(*requests[index])
+        except Exception as exc:  # noqa: BLE001 - handed to that move's caller
+            results[index] = exc
+    return results  # type: ignore[return-value]
 
 
 @transaction.atomic

@@ -58,7 +58,8 @@ def test_move_statements_are_prepared_and_prepared_again_after_they_are_lost(pos
                           timeout=120)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["prepared"] == ["hex_board", "hex_context", "hex_insert_move_update_game"]
+    assert result["prepared"] == ["hex_board", "hex_boards", "hex_context", "hex_contexts",
+                                  "hex_insert_move_update_game", "hex_write_moves"]
     assert result["lost"] == "InvalidSqlStatementName"  # that one move fails, and is not stored
     assert result["answer"] == "move"
     assert result["stored"] == [[1, 0, 0], [2, 1, 1]]

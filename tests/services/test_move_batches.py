@@ -1,0 +1,136 @@
+"""On PostgreSQL, moves that wait at the same time are applied in one
+transaction (``services.apply_moves``): each still gets the answer it would
+have had alone, and every accepted move is stored once, in order."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = r"""
+import json
+import django
+django.setup()
+from django.core.management import call_command
+from django.db import connection
+from games import rules
+from games.models import Game, Move, Series
+from matchmaking import move_store, protocol as proto, services
+
+call_command("migrate", verbosity=0)
+services.ensure_slots()
+request = proto.MatchRequest(board_size=7, series_length=1, first_player=rules.RED, model_name="m", username="")
+
+
+def new_game(name):
+    seats = {}
+    for colour in ("red", "blue"):
+        channel = f"{name}-{colour}"
+        identity = services.matchmake(request, f"10.0.0.{len(calls) + ord(name)}", channel, "test").identity
+        seats[identity.player] = (identity.slot_id, identity.seat_id, channel)
+    return seats[rules.RED], seats[rules.BLUE]
+
+
+def move(seat, q, r):
+    return (*seat, q, r)
+
+
+def answers(results):
+    # Per request: the types of what its sender got, or the exception's name.
+    out = []
+    for (slot_id, seat_id, channel, q, r), result in zip(calls[-1], results):
+        if isinstance(result, Exception):
+            out.append(type(result).__name__)
+        else:
+            out.append([m["type"] for m in result.messages.get(channel, [])])
+    return out
+
+
+def apply(requests):
+    calls.append(requests)
+    return answers(services.apply_moves(requests))
+
+
+calls = []
+a_red, a_blue = new_game("a")
+b_red, b_blue = new_game("b")
+first = apply([
+    move(a_red, 0, 0),
+    move(a_blue, 0, 1),        # the same slot: applied after a_red's move, so it is blue's turn
+    move(b_red, 0, 0),
+    move(b_red, 1, 1),         # the same slot again: no longer red's turn
+    move(b_blue, "x", 1),      # malformed
+    (999_999, 1, "nobody", 1, 1),  # no such slot
+])
+fix_b = apply([move(b_blue, 0, 1)])
+later = []
+for k in range(1, 7):
+    if k == 3:
+        move_store.forget_positions()  # as if another process had moved: boards are read back
+    later.append(apply([move(a_red, k, 0), move(b_red, k, 0)]))
+    if k < 6:
+        later.append(apply([move(a_blue, k, 1), move(b_blue, k, 1)]))
+
+games = []
+for game in Game.objects.order_by("id"):
+    moves = list(Move.objects.filter(game=game).order_by("number"))
+    board = rules.Board(7)
+    for m in moves:
+        board.place(m.player, m.q, m.r)
+    games.append({
+        "moves": [[m.number, m.player, m.q, m.r] for m in moves],
+        "board_matches": board.rows() == game.board,
+        "winner": game.winner,
+        "move_count": game.move_count,
+        "timestamps_ordered": all(x.created_at <= y.created_at for x, y in zip(moves, moves[1:])),
+    })
+series_winners = sorted(s.winner for s in Series.objects.all())
+
+# Statements lost between batches: the batch fails, and each move is applied on its own.
+c_red, c_blue = new_game("c")
+d_red, d_blue = new_game("d")
+connection.connection.execute("DEALLOCATE ALL")
+after_loss = apply([move(c_red, 3, 3), move(d_red, 3, 3)])
+again = apply([move(c_blue, 4, 4), move(d_blue, 4, 4)])
+print(json.dumps({
+    "first": first, "fix_b": fix_b, "later": later, "games": games, "series_winners": series_winners,
+    "after_loss": after_loss, "again": again,
+    "c_d_moves": sorted([m.number, m.q, m.r] for m in Move.objects.filter(game__slot__in=[c_red[0], d_red[0]])),
+}))
+"""
+
+
+def test_a_batch_of_moves_answers_each_as_alone_and_stores_each_once(postgres_database):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "hexsite.settings", "HEX_DATABASE_URL": postgres_database,
+           "HEX_LOG_LEVEL": "ERROR", "PYTHONPATH": str(ROOT)}
+    env.pop("HEX_TESTING", None)
+    done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert result["first"] == [["move"], ["move"], ["move"], ["move_rejected"], ["move_rejected"], "ServiceError"]
+    # Every later call: both moves accepted; the last red moves win both games.
+    assert result["later"][:-1] == [[["move"], ["move"]]] * 10
+    assert [kinds[:2] for kinds in result["later"][-1]] == [["move", "game_over"], ["move", "game_over"]]
+
+    assert result["fix_b"] == [["move"]]
+    expected = [[1, -1, 0, 0], [2, 1, 0, 1]] + [
+        row for k in range(1, 7) for row in ([2 * k + 1, -1, k, 0], [2 * k + 2, 1, k, 1])][:11]
+    game_a, game_b = result["games"][:2]
+    assert game_a["moves"] == expected
+    assert game_b["moves"] == expected
+    for game in (game_a, game_b):
+        assert game["board_matches"], "the stored board is the position of the stored moves"
+        assert game["winner"] == -1 and game["move_count"] == len(game["moves"])
+        assert game["timestamps_ordered"]
+    assert result["series_winners"] == [-1, -1]
+
+    assert result["after_loss"] == [["move"], ["move"]]
+    assert result["again"] == [["move"], ["move"]]
+    assert result["c_d_moves"] == [[1, 3, 3], [1, 3, 3], [2, 4, 4], [2, 4, 4]]

@@ -1,0 +1,144 @@
+"""How a process groups its PostgreSQL moves into batches (``MoveBatcher``):
+moves that wait together go together, at most ``MAX_IN_FLIGHT`` batches run,
+a slot never has two moves in the database at once, and every caller gets
+its own answer. The database call is replaced by one the test controls."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from matchmaking import move_batches
+from matchmaking.outbox import Outbox
+
+
+class FakeDatabase:
+    """Stands in for ``run_in_db(services.apply_moves, requests)``: records each
+    batch and finishes it when the test says so."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[tuple]] = []
+        self.release: list[asyncio.Future[None]] = []
+
+    async def run_in_db(self, func: Any, requests: list[tuple]) -> list[Outbox | Exception]:
+        self.batches.append(list(requests))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.release.append(done)
+        await done
+        results: list[Outbox | Exception] = []
+        for slot_id, _seat_id, channel, q, r in requests:
+            if q == "boom":
+                results.append(RuntimeError(f"slot {slot_id}"))
+            else:
+                outbox = Outbox()
+                outbox.send(channel, {"type": "move", "payload": {"q": q, "r": r}})
+                results.append(outbox)
+        return results
+
+    def finish(self, index: int) -> None:
+        self.release[index].set_result(None)
+
+
+@pytest.fixture
+def database(monkeypatch: pytest.MonkeyPatch) -> FakeDatabase:
+    fake = FakeDatabase()
+    monkeypatch.setattr(move_batches, "run_in_db", fake.run_in_db)
+    return fake
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+def test_moves_that_wait_together_go_in_one_batch_and_each_caller_gets_its_own_answer(database):
+    async def scenario() -> list[Any]:
+        batcher = move_batches.MoveBatcher()
+        calls = [asyncio.create_task(batcher.apply_move(slot, 1, f"c{slot}", slot, 0)) for slot in (1, 2, 3)]
+        await settle()
+        assert [len(batch) for batch in database.batches] == [3]
+        database.finish(0)
+        return await asyncio.gather(*calls)
+
+    outboxes = asyncio.run(scenario())
+    assert [outbox.messages for outbox in outboxes] == [
+        {f"c{slot}": [{"type": "move", "payload": {"q": slot, "r": 0}}]} for slot in (1, 2, 3)]
+
+
+def test_at_most_max_in_flight_batches_run_and_the_rest_wait_for_one_to_finish(database):
+    async def scenario() -> list[list[int]]:
+        batcher = move_batches.MoveBatcher()
+        calls = []
+        for slot in range(1, 6):
+            calls.append(asyncio.create_task(batcher.apply_move(slot, 1, "c", 0, 0)))
+            await settle()  # each arrives in a pass of its own
+        running = len(database.batches)
+        assert running == move_batches.MAX_IN_FLIGHT
+        database.finish(0)
+        await settle()
+        # Everything that waited meanwhile goes in the next batch.
+        assert len(database.batches) == running + 1
+        for index in range(1, len(database.batches)):
+            database.finish(index)
+        await asyncio.gather(*calls)
+        return [[request[0] for request in batch] for batch in database.batches]
+
+    batches = asyncio.run(scenario())
+    assert sorted(slot for batch in batches for slot in batch) == [1, 2, 3, 4, 5]
+    assert batches[-1] == list(range(move_batches.MAX_IN_FLIGHT + 1, 6))
+
+
+def test_a_slots_next_move_waits_until_the_batch_holding_its_last_one_finished(database):
+    async def scenario() -> None:
+        batcher = move_batches.MoveBatcher()
+        first = asyncio.create_task(batcher.apply_move(7, 1, "red", 0, 0))
+        second = asyncio.create_task(batcher.apply_move(7, 2, "blue", 1, 1))  # same pass, same slot
+        other = asyncio.create_task(batcher.apply_move(8, 1, "x", 2, 2))
+        await settle()
+        # One move per slot per batch; a second batch may run, but not for slot 7.
+        assert [[request[0] for request in batch] for batch in database.batches] == [[7, 8]]
+        database.finish(0)
+        await settle()
+        assert [request[0] for request in database.batches[1]] == [7]
+        assert first.done() and not second.done()
+        database.finish(1)
+        await asyncio.gather(first, second, other)
+
+    asyncio.run(scenario())
+
+
+def test_a_move_that_fails_fails_alone(database):
+    async def scenario() -> tuple[Any, ...]:
+        batcher = move_batches.MoveBatcher()
+        good = asyncio.create_task(batcher.apply_move(1, 1, "good", 0, 0))
+        bad = asyncio.create_task(batcher.apply_move(2, 1, "bad", "boom", 0))
+        await settle()
+        database.finish(0)
+        return await asyncio.gather(good, bad, return_exceptions=True)
+
+    good, bad = asyncio.run(scenario())
+    assert isinstance(good, Outbox) and "good" in good.messages
+    assert isinstance(bad, RuntimeError) and str(bad) == "slot 2"
+
+
+def test_a_committed_move_whose_caller_went_away_is_still_delivered(database, monkeypatch):
+    delivered: list[Outbox] = []
+
+    async def deliver(outbox: Outbox) -> None:
+        delivered.append(outbox)
+
+    monkeypatch.setattr(move_batches, "deliver", deliver)
+
+    async def scenario() -> None:
+        batcher = move_batches.MoveBatcher()
+        gone = asyncio.create_task(batcher.apply_move(1, 1, "gone", 0, 0))
+        await settle()
+        gone.cancel()
+        await settle()
+        database.finish(0)
+        await settle()
+
+    asyncio.run(scenario())
+    assert [list(outbox.messages) for outbox in delivered] == [["gone"]]
