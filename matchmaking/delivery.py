@@ -12,7 +12,6 @@ from matchmaking import group_commit, process_mail
 from matchmaking import protocol as proto
 from matchmaking.consumer_loop import post_local
 from matchmaking.db_calls import run_in_db
-from matchmaking.models import Watcher
 from matchmaking.outbox import Outbox
 from matchmaking.snapshots import list_slot_snapshots
 
@@ -112,8 +111,11 @@ async def _tell_spectators(outbox: Outbox, encoded: dict[int, str]) -> None:
         for slot_id, messages in outbox.watch.items():
             if everyone_local and not _local_watchers.get(slot_id):
                 continue
+            group = WATCH_GROUP_PREFIX + str(slot_id)
+            if not everyone_local and await process_mail.group_is_empty(layer, group):
+                continue  # one Redis command instead of group_send's several, at every game end
             texts = [_text(msg, encoded) for msg in messages]
-            await layer.group_send(WATCH_GROUP_PREFIX + str(slot_id), {
+            await layer.group_send(group, {
                 "type": "hex.watch", "texts": texts, "version": list(outbox.watch_versions[slot_id])})
     except Exception as exc:  # spectators resume from a fresh snapshot when they reconnect
         log.warning("spectator delivery failed (%s: %s)", type(exc).__name__, exc)
@@ -124,21 +126,19 @@ async def _refresh_spectators(outbox: Outbox) -> None:
     if not outbox.changed_slots:
         return
     try:
+        layer = get_channel_layer()
         if _single_process():
             watched = {slot_id for slot_id in outbox.changed_slots if _local_watchers.get(slot_id)}
         else:
-            # Spectators of other processes are only known to the database; a
-            # broadcast per join to empty groups exhausted the Redis pool under load.
-            watched = await run_in_db(_watched_slots, outbox.changed_slots)
-        layer = get_channel_layer()
+            # Spectators of other processes are only known to Redis (and the
+            # database); a broadcast per join to empty groups exhausted the
+            # Redis pool under load, and asking the database cost a thread hop.
+            watched = {slot_id for slot_id in outbox.changed_slots
+                       if not await process_mail.group_is_empty(layer, WATCH_GROUP_PREFIX + str(slot_id))}
         for slot_id in sorted(watched):
             await layer.group_send(WATCH_GROUP_PREFIX + str(slot_id), {"type": "watch.refresh"})
     except Exception as exc:  # spectators resume from a fresh snapshot when they reconnect
         log.warning("spectator delivery failed (%s: %s)", type(exc).__name__, exc)
-
-
-def _watched_slots(slot_ids: set[int]) -> set[int]:
-    return set(Watcher.objects.filter(slot_id__in=slot_ids).values_list("slot_id", flat=True))
 
 
 async def _push_slot_list() -> None:

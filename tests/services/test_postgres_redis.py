@@ -154,3 +154,26 @@ def test_eight_games_moving_at_once_on_one_process_store_every_move_once(live_se
         assert first.series_over is not None and first.series_over == second.series_over
         stored = [tuple(row[2:]) for row in rows if (row[0], row[1]) == (o["board_size"], o["series_length"])]
         assert stored == first.accepted_moves == second.accepted_moves
+
+
+def test_the_slot_feed_of_one_process_follows_joins_on_another(live_server_factory, production_env, tmp_path):
+    """A /ws/slots follower hears of seats taken through another process
+    (which reads the list only when somebody follows the feed)."""
+    env = {**production_env, "HEX_MAX_SLOTS": "3"}
+    one = live_server_factory(env=env, workdir=tmp_path)
+    two = live_server_factory(env=env, workdir=tmp_path)
+
+    async def scenario() -> list[list[str]]:
+        states = []
+        async with websockets.connect(f"{two.ws_url}/ws/slots") as feed:
+            states.append([slot["state"] for slot in json.loads(await feed.recv())])
+            query = urlencode({"board_size": 7, "series_length": 1})
+            async with websockets.connect(f"{one.ws_url}/ws/matchmake?{query}") as player:
+                assert json.loads(await player.recv())["type"] == "joined"
+                while states[-1] != ["waiting", "empty", "empty"]:
+                    states.append([slot["state"] for slot in json.loads(await asyncio.wait_for(feed.recv(), 10))])
+        return states
+
+    states = asyncio.run(scenario())
+    assert states[0] == ["empty", "empty", "empty"]
+    assert states[-1] == ["waiting", "empty", "empty"]
