@@ -41,8 +41,10 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlencode, urlparse
 
 import websockets
@@ -248,58 +250,53 @@ class Player:
             player = slot_id = None
             board: rules.Board | None = None
             sent_at: float | None = None
-            stop_wait = asyncio.ensure_future(self.stop.wait())
-            try:
-                while True:
-                    receive = asyncio.ensure_future(ws.recv())
-                    done, _ = await asyncio.wait({receive, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-                    if receive not in done:
-                        receive.cancel()
+            # A plain recv per message: a task and an asyncio.wait per message
+            # to notice the end of the run cost this generator a third of its
+            # CPU, which the server's PostgreSQL shares. ``run_games`` cancels
+            # whoever still waits when the run is over.
+            while True:
+                msg = json.loads(await ws.recv())
+                if self.stop.is_set():
+                    return  # the run is over: from now on opponents are leaving, not failing
+                kind, payload = msg.get("type"), msg.get("payload", {})
+                if kind == "joined":
+                    player, slot_id = payload["player"], payload["slot_id"]
+                elif kind == "game_start":
+                    if started is not None:
+                        if self.figures.measuring:
+                            self.figures.matchmaking.append(time.perf_counter() - started)
+                        self.figures.games_started += 1
+                        started = None
+                    board = rules.Board(payload["board_size"])
+                    self.last_sent.setdefault(slot_id, time.perf_counter())
+                    turn = payload["first_turn"]
+                elif kind == "move":
+                    board.place(payload["player"], payload["q"], payload["r"])
+                    turn = payload["next_turn"]
+                    if payload["player"] == player and sent_at is not None:
+                        if self.figures.measuring:
+                            self.figures.rtt.append(time.perf_counter() - sent_at)
+                            self.figures.accepted += 1
+                        sent_at = None
+                elif kind == "series_over":
+                    return
+                elif kind in ("error", "move_rejected", "opponent_disconnected"):
+                    detail = payload.get("message") or payload.get("reason") or ""
+                    self.figures.errors[f"{kind}: {detail}"] += 1
+                    if kind != "move_rejected":
                         return
-                    msg = json.loads(receive.result())
-                    kind, payload = msg.get("type"), msg.get("payload", {})
-                    if kind == "joined":
-                        player, slot_id = payload["player"], payload["slot_id"]
-                    elif kind == "game_start":
-                        if started is not None:
-                            if self.figures.measuring:
-                                self.figures.matchmaking.append(time.perf_counter() - started)
-                            self.figures.games_started += 1
-                            started = None
-                        board = rules.Board(payload["board_size"])
-                        self.last_sent.setdefault(slot_id, time.perf_counter())
-                        turn = payload["first_turn"]
-                    elif kind == "move":
-                        board.place(payload["player"], payload["q"], payload["r"])
-                        turn = payload["next_turn"]
-                        if payload["player"] == player and sent_at is not None:
-                            if self.figures.measuring:
-                                self.figures.rtt.append(time.perf_counter() - sent_at)
-                                self.figures.accepted += 1
-                            sent_at = None
-                    elif kind == "series_over":
-                        return
-                    elif kind in ("error", "move_rejected", "opponent_disconnected"):
-                        if self.stop.is_set():
-                            return  # the run is over: opponents are leaving, not failing
-                        detail = payload.get("message") or payload.get("reason") or ""
-                        self.figures.errors[f"{kind}: {detail}"] += 1
-                        if kind != "move_rejected":
-                            return
-                        continue
-                    else:
-                        continue
-                    if kind in ("game_start", "move") and turn == player:
-                        due = self.last_sent.get(slot_id, 0.0) + self.think
-                        delay = due - time.perf_counter()
-                        if delay > 0:
-                            await asyncio.sleep(delay)
-                        q, r = self.rng.choice(list(board.empty_cells()))
-                        sent_at = time.perf_counter()
-                        self.last_sent[slot_id] = sent_at
-                        await ws.send(json.dumps({"type": "move", "payload": {"q": q, "r": r}}))
-            finally:
-                stop_wait.cancel()
+                    continue
+                else:
+                    continue
+                if kind in ("game_start", "move") and turn == player:
+                    due = self.last_sent.get(slot_id, 0.0) + self.think
+                    delay = due - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    q, r = self.rng.choice(list(board.empty_cells()))
+                    sent_at = time.perf_counter()
+                    self.last_sent[slot_id] = sent_at
+                    await ws.send(json.dumps({"type": "move", "payload": {"q": q, "r": r}}))
 
 
 async def run_games(url: str, args: argparse.Namespace, sampler: ResourceSampler | None) -> dict:
@@ -323,9 +320,10 @@ async def run_games(url: str, args: argparse.Namespace, sampler: ResourceSampler
     client_cpu = (time.process_time() - client_began) / elapsed * 100
     after = sampler.mark() if sampler else None
     stop.set()
-    await asyncio.wait(tasks, timeout=15)
+    await asyncio.wait(tasks, timeout=2)  # players in a game see the flag at their next message
     for task in tasks:
         task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     cpu = (after[1] - mark[1]) / CLK_TCK / (after[0] - mark[0]) * 100 if sampler else None
     return {"figures": figures, "elapsed": elapsed, "cpu": cpu, "client_cpu": client_cpu}
 
@@ -426,6 +424,19 @@ def report_games(args: argparse.Namespace, result: dict, sampler: ResourceSample
     return figures
 
 
+T = TypeVar("T")
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` on uvloop when it is installed (it is, with uvicorn):
+    the load generator's own CPU is taken from the machine the server runs on."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -468,7 +479,7 @@ def main() -> int:
         sampler.start()
     try:
         if args.idle_connections:
-            result = asyncio.run(hold_idle(url, args, sampler))
+            result = run(hold_idle(url, args, sampler))
             figures = {"server": describe(args), "open": result["open"], "errors": dict(result["errors"]),
                        "rss_start_mb": (result["rss_start"] or 0) / 2**20,
                        "rss_end_mb": (result["rss_end"] or 0) / 2**20,
@@ -481,7 +492,7 @@ def main() -> int:
                 print(f"server rss          {result['rss_start'] / 2**20:.0f} MB after connecting, "
                       f"{result['rss_end'] / 2**20:.0f} MB after holding, peak {sampler.peak_rss / 2**20:.0f} MB")
         else:
-            figures = report_games(args, asyncio.run(run_games(url, args, sampler)), sampler)
+            figures = report_games(args, run(run_games(url, args, sampler)), sampler)
         if args.json:
             Path(args.json).write_text(json.dumps(figures, indent=2))
     finally:
