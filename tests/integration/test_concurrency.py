@@ -160,3 +160,63 @@ def test_a_move_stored_by_another_process_is_never_hidden_by_the_cached_position
     outbox = services.apply_move(1, red.seat_id, "red", 1, 1)
 
     assert outbox.messages["red"] == [proto.move_rejected(rules.REASON_OCCUPIED)]
+
+
+def test_a_position_one_move_behind_takes_the_other_process_move_without_a_rebuild(settings, monkeypatch):
+    """With the players of a game on two processes, each process's cached
+    position is one move behind at every move: it is brought up to date with
+    the stored last move instead of being rebuilt from the board."""
+    from django.db import transaction
+
+    from games import rules
+    from games.models import Game
+    from matchmaking import move_store
+
+    settings.HEX_MAX_CONNECTIONS_PER_IP = 0
+    services.ensure_slots()
+    red = services.matchmake(request(), "10.0.0.1", "red", "proc").identity
+    blue = services.matchmake(request(), "10.0.0.2", "blue", "proc").identity
+    services.apply_move(1, red.seat_id, "red", 0, 0)
+    services.apply_move(1, blue.seat_id, "blue", 1, 1)
+    with transaction.atomic():  # "another process" stores move 3
+        services._apply_move_orm(1, red.seat_id, "red", 2, 2, 2, 2)
+
+    def no_rebuild(cls, rows):
+        raise AssertionError("the position was rebuilt from the stored board")
+
+    monkeypatch.setattr(rules.Board, "from_rows", classmethod(no_rebuild))
+    rejected = services.apply_move(1, blue.seat_id, "blue", 2, 2)
+    accepted = services.apply_move(1, blue.seat_id, "blue", 3, 3)
+
+    assert rejected.messages["blue"] == [proto.move_rejected(rules.REASON_OCCUPIED)]
+    assert accepted.messages["blue"][0]["type"] == "move"
+    game = Game.objects.get(slot=1)
+    count, position = move_store._positions[game.id]
+    assert count == game.move_count == 4
+    assert position.board.rows() == game.board
+
+
+def test_a_cached_position_is_never_advanced_over_a_swap(settings):
+    """The second move may be a swap, which moves the opening stone instead of
+    placing one: a position one move behind at that point is rebuilt."""
+    from django.db import transaction
+
+    from games import rules
+    from games.models import Game
+    from matchmaking import move_store
+
+    settings.HEX_MAX_CONNECTIONS_PER_IP = 0
+    services.ensure_slots()
+    swap_game = proto.MatchRequest(board_size=7, series_length=1, first_player=-1, model_name="", username="",
+                                   swap=True)
+    red = services.matchmake(swap_game, "10.0.0.1", "red", "proc").identity
+    blue = services.matchmake(swap_game, "10.0.0.2", "blue", "proc").identity
+    services.apply_move(1, red.seat_id, "red", 0, 1)
+    with transaction.atomic():  # "another process" swaps: blue's stone now stands at (1, 0)
+        services.apply_swap(1, blue.seat_id, "blue")
+    freed = services.apply_move(1, red.seat_id, "red", 0, 1)  # the opening stone's cell is empty again
+
+    assert freed.messages["red"][0]["type"] == "move"
+    game = Game.objects.get(slot=1)
+    assert move_store._positions[game.id][1].board.rows() == game.board
+    assert game.board[0][1] == rules.BLUE and game.board[1][0] == rules.RED
