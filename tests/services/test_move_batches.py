@@ -4,26 +4,14 @@ have had alone, and every accepted move is stored once, in order."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.django_script import run_script
 
 SCRIPT = r"""
-import json
-import django
-django.setup()
-from django.core.management import call_command
 from django.db import connection
 from games import rules
 from games.models import Game, Move, Series
 from matchmaking import move_store, protocol as proto, services
 
-call_command("migrate", verbosity=0)
-services.ensure_slots()
 request = proto.MatchRequest(board_size=7, series_length=1, first_player=rules.RED, model_name="m", username="")
 
 
@@ -106,13 +94,7 @@ print(json.dumps({
 
 
 def test_a_batch_of_moves_answers_each_as_alone_and_stores_each_once(postgres_database):
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "hexsite.settings", "HEX_DATABASE_URL": postgres_database,
-           "HEX_LOG_LEVEL": "ERROR", "PYTHONPATH": str(ROOT)}
-    env.pop("HEX_TESTING", None)
-    done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_script(SCRIPT, postgres_database)
 
     assert result["first"] == [["move"], ["move"], ["move"], ["move_rejected"], ["move_rejected"], "ServiceError"]
     # Every later call: both moves accepted; the last red moves win both games.

@@ -3,26 +3,14 @@ connection that lost them prepares them again instead of failing every move."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.django_script import run_script
 
 SCRIPT = r"""
-import json
-import django
-django.setup()
-from django.core.management import call_command
 from django.db import connection
 from games import rules
 from games.models import Move
 from matchmaking import protocol as proto, services
 
-call_command("migrate", verbosity=0)
-services.ensure_slots()
 request = proto.MatchRequest(board_size=7, series_length=1, first_player=rules.RED, model_name="m", username="")
 seats = {}
 for channel in ("red", "blue"):
@@ -51,13 +39,7 @@ print(json.dumps({
 
 
 def test_move_statements_are_prepared_and_prepared_again_after_they_are_lost(postgres_database):
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "hexsite.settings", "HEX_DATABASE_URL": postgres_database,
-           "HEX_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
-    env.pop("HEX_TESTING", None)
-    done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_script(SCRIPT, postgres_database)
     assert result["prepared"] == ["hex_board", "hex_boards", "hex_context", "hex_contexts",
                                   "hex_insert_move_update_game", "hex_write_moves"]
     assert result["lost"] == "InvalidSqlStatementName"  # that one move fails, and is not stored
