@@ -312,6 +312,15 @@ def postgres_batch(slot_ids: list[int]) -> Iterator[PostgresBatch]:
         hook()
 
 
+def refused_by_postgres(exc: BaseException) -> bool:
+    """True when PostgreSQL itself refused a batch (a deadlock, statements
+    lost to a pooler) and the connection lives on, so its moves may be tried
+    one at a time. False when the database could not be reached: trying each
+    move would wait for the same failure once per move."""
+    cause = exc if isinstance(exc, psycopg.Error) else exc.__cause__
+    return isinstance(cause, psycopg.Error) and cause.sqlstate is not None
+
+
 def _failed(raw: Any, exc: psycopg.Error) -> None:
     """After a move's statements failed on the raw connection ``raw``."""
     connection.errors_occurred = True  # Django checks the connection before its next use

@@ -626,9 +626,10 @@ def apply_moves(requests: Sequence[MoveRequest]) -> list[Outbox | Exception]:
     and takes nothing of the others with it. The rest run one at a time,
     in order, once the batch has committed: a second move for a slot already
     in the batch (through ``apply_move``), and a move that ends its game or
-    has a clock (through the ORM path). If the batch itself fails (a
-    deadlock, a lost connection), nothing of it is written, and every move
-    is tried again on its own.
+    has a clock (through the ORM path). If the batch itself fails, nothing
+    of it is written: when PostgreSQL refused it (a deadlock), every move is
+    tried again on its own; when the database could not be reached, every
+    move gets that error at once.
     """
     results: list[Outbox | Exception | None] = [None] * len(requests)
     batched: dict[int, tuple[int, int, str, object, object, int, int]] = {}
@@ -636,7 +637,7 @@ def apply_moves(requests: Sequence[MoveRequest]) -> list[Outbox | Exception]:
     alone: list[int] = []
     for_orm: set[int] = set()  # moves the batch left to the ORM path: game ends, clocks
     for index, (slot_id, seat_id, channel, q, r) in enumerate(requests):
-        if not (rules.is_int(q) and rules.is_int(r)) or slot_id in slot_ids:
+        if not _coordinates_are_ints(requests[index]) or slot_id in slot_ids:
             alone.append(index)  # refused at once, or after the move before it
         else:
             batched[index] = (slot_id, seat_id, channel, q, r, int(q), int(r))  # type: ignore[call-overload]
@@ -653,7 +654,10 @@ def apply_moves(requests: Sequence[MoveRequest]) -> list[Outbox | Exception]:
                         results[index] = exc
                     if results[index] is None:
                         for_orm.add(index)
-        except Exception:  # noqa: BLE001 - each move on its own will meet (and report) it, or not
+        except Exception as exc:  # noqa: BLE001 - reported to every caller, or retried move by move
+            if not move_store.refused_by_postgres(exc):
+                # Each move gets the error, but a malformed one its refusal, which needs no database.
+                return [exc if _coordinates_are_ints(request) else apply_move(*request) for request in requests]
             log.warning("a batch of %d moves failed; applying them one at a time", len(batched), exc_info=True)
             results = [None] * len(requests)
             alone, for_orm = list(range(len(requests))), set()
@@ -666,6 +670,10 @@ def apply_moves(requests: Sequence[MoveRequest]) -> list[Outbox | Exception]:
         except Exception as exc:  # noqa: BLE001 - handed to that move's caller
             results[index] = exc
     return results  # type: ignore[return-value]
+
+
+def _coordinates_are_ints(request: MoveRequest) -> bool:
+    return rules.is_int(request[3]) and rules.is_int(request[4])
 
 
 @transaction.atomic

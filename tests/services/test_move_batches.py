@@ -85,10 +85,22 @@ d_red, d_blue = new_game("d")
 connection.connection.execute("DEALLOCATE ALL")
 after_loss = apply([move(c_red, 3, 3), move(d_red, 3, 3)])
 again = apply([move(c_blue, 4, 4), move(d_blue, 4, 4)])
+c_d_moves = sorted([m.number, m.q, m.r] for m in Move.objects.filter(game__slot__in=[c_red[0], d_red[0]]))
+
+# The database cannot be reached: every move hears so at once, without a try
+# of its own (each would wait for the same failure), but a malformed move
+# still gets its refusal.
+connection.close()
+connection.settings_dict["PORT"] = 1  # nothing listens there
+one_at_a_time = []
+alone = services.apply_move
+services.apply_move = lambda *request: one_at_a_time.append(request[3:]) or alone(*request)
+unreachable = apply([move(c_red, 5, 5), move(d_red, 5, 5), move(c_blue, "x", 5)])
+
 print(json.dumps({
     "first": first, "fix_b": fix_b, "later": later, "games": games, "series_winners": series_winners,
     "after_loss": after_loss, "again": again,
-    "c_d_moves": sorted([m.number, m.q, m.r] for m in Move.objects.filter(game__slot__in=[c_red[0], d_red[0]])),
+    "c_d_moves": c_d_moves, "unreachable": unreachable, "one_at_a_time": one_at_a_time,
 }))
 """
 
@@ -116,3 +128,6 @@ def test_a_batch_of_moves_answers_each_as_alone_and_stores_each_once(postgres_da
     assert result["after_loss"] == [["move"], ["move"]]
     assert result["again"] == [["move"], ["move"]]
     assert result["c_d_moves"] == [[1, 3, 3], [1, 3, 3], [2, 4, 4], [2, 4, 4]]
+
+    assert result["unreachable"] == ["OperationalError", "OperationalError", ["move_rejected"]]
+    assert result["one_at_a_time"] == [["x", 5]]
