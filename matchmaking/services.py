@@ -594,7 +594,7 @@ def apply_move(slot_id: int, seat_id: int, channel: str, q: object, r: object) -
     A move that ends its game, or any move of a game with a clock, goes on
     through the ORM in a transaction of its own.
     """
-    if not (rules.is_int(q) and rules.is_int(r)):
+    if not _coordinates_are_ints(q, r):
         outbox = Outbox()
         outbox.send(channel, proto.move_rejected(rules.REASON_MALFORMED))
         return outbox
@@ -637,7 +637,7 @@ def apply_moves(requests: Sequence[MoveRequest]) -> list[Outbox | Exception]:
     alone: list[int] = []
     for_orm: set[int] = set()  # moves the batch left to the ORM path: game ends, clocks
     for index, (slot_id, seat_id, channel, q, r) in enumerate(requests):
-        if not _coordinates_are_ints(requests[index]) or slot_id in slot_ids:
+        if not _coordinates_are_ints(q, r) or slot_id in slot_ids:
             alone.append(index)  # refused at once, or after the move before it
         else:
             batched[index] = (slot_id, seat_id, channel, q, r, int(q), int(r))  # type: ignore[call-overload]
@@ -657,7 +657,7 @@ def apply_moves(requests: Sequence[MoveRequest]) -> list[Outbox | Exception]:
         except Exception as exc:  # noqa: BLE001 - reported to every caller, or retried move by move
             if not move_store.refused_by_postgres(exc):
                 # Each move gets the error, but a malformed one its refusal, which needs no database.
-                return [exc if _coordinates_are_ints(request) else apply_move(*request) for request in requests]
+                return [exc if _coordinates_are_ints(*request[3:]) else apply_move(*request) for request in requests]
             log.warning("a batch of %d moves failed; applying them one at a time", len(batched), exc_info=True)
             results = [None] * len(requests)
             alone, for_orm = list(range(len(requests))), set()
@@ -672,8 +672,8 @@ def apply_moves(requests: Sequence[MoveRequest]) -> list[Outbox | Exception]:
     return results  # type: ignore[return-value]
 
 
-def _coordinates_are_ints(request: MoveRequest) -> bool:
-    return rules.is_int(request[3]) and rules.is_int(request[4])
+def _coordinates_are_ints(q: object, r: object) -> bool:
+    return rules.is_int(q) and rules.is_int(r)
 
 
 @transaction.atomic

@@ -42,6 +42,9 @@ def test_a_spectator_on_a_third_process_sees_every_move_and_is_counted_everywher
     spectator, red, blue = asyncio.run(scenario())
     assert spectator.moves == moves_in(production_env["HEX_DATABASE_URL"]) == red.accepted_moves
     assert spectator.frames[-1]["payload"] == red.series_over
+    # The seats taken on the other processes reached the spectator as fresh snapshots.
+    refreshed = [frame["payload"]["slot"] for frame in spectator.frames[1:] if frame["type"] == "watching"]
+    assert any(slot["player_count"] >= 1 for slot in refreshed)
 
     # A spectator whose process dies is forgotten by the others' sweepers.
     async def hold_a_spectator() -> None:
