@@ -351,6 +351,8 @@ class GameView:
             self.last_move = (last[0], last[1])
         away = slot.get("disconnected_players") or []
         self.paused = bool(away) and self.board is not None
+        self.swap_rule = payload.get("swap") is True
+        self._clock(payload)
         state = slot.get("state")
         if state == "empty":
             self.status = f"slot {self.slot_id} is free"

@@ -192,7 +192,7 @@ def _sync_clock(game: Game | None, series: Series | None, seats: dict[int, Seat]
     row_sql.update(game, _CLOCK_FIELDS)
 
 
-def _clock_fields(series: Series | None, game: Game | None, at_turn_start: bool = False) -> dict[str, Any]:
+def clock_fields(series: Series | None, game: Game | None, at_turn_start: bool = False) -> dict[str, Any]:
     """Remaining times for games with a clock only (nothing for the others).
 
     ``at_turn_start``: as of the moment the current turn started, for the
@@ -208,7 +208,7 @@ def _clock_fields(series: Series | None, game: Game | None, at_turn_start: bool 
     }
 
 
-def _options_fields(series: Series | None) -> dict[str, Any]:
+def options_fields(series: Series | None) -> dict[str, Any]:
     """``swap`` / ``time_control`` of an opted-in series (nothing otherwise)."""
     fields: dict[str, Any] = {}
     if series is not None and series.swap:
@@ -221,8 +221,8 @@ def _options_fields(series: Series | None) -> dict[str, Any]:
 
 def _game_start_message(slot: Slot, series: Series, game: Game) -> dict[str, Any]:
     msg = _reference_game_start(slot, series, game)
-    msg["payload"].update(_options_fields(series))
-    msg["payload"].update(_clock_fields(series, game, at_turn_start=True))
+    msg["payload"].update(options_fields(series))
+    msg["payload"].update(clock_fields(series, game, at_turn_start=True))
     return msg
 
 
@@ -566,13 +566,13 @@ def _reconnect_seat(slot_id: int, token: str, channel: str, process_id: str) -> 
         protocol_version=rules.PROTOCOL_VERSION,
         slot=slot_snapshot(slot, seats, slot.series, slot.game),
     )
-    reconnected["payload"].update(_options_fields(slot.series))
-    reconnected["payload"].update(_clock_fields(slot.series, slot.game))
+    reconnected["payload"].update(options_fields(slot.series))
+    reconnected["payload"].update(clock_fields(slot.series, slot.game))
     outbox.send(channel, reconnected)
     other = seats.get(rules.opponent(seat.player))
     if other is not None and other.connected:
         back = proto.opponent_reconnected(seat.player)
-        back["payload"].update(_clock_fields(slot.series, slot.game))  # the clock may run again
+        back["payload"].update(clock_fields(slot.series, slot.game))  # the clock may run again
         outbox.to_seat(other, back)
     else:
         outbox.send(channel, proto.waiting_for_opponent(slot.id, slot.board_size))
@@ -776,7 +776,7 @@ def _apply_move_orm(slot_id: int, seat_id: int, channel: str, echo_q: object, ec
     row_sql.update(game, fields)
     outbox.changed_slots.add(slot.id)
     announced = proto.move(seat.player, echo_q, echo_r, next_turn)
-    announced["payload"].update(_clock_fields(slot.series, game, at_turn_start=True))
+    announced["payload"].update(clock_fields(slot.series, game, at_turn_start=True))
     _broadcast(outbox, slot, seats, announced)
     if winner is not None:
         _finish_game(slot, seats, slot.series, game, winner, Game.EndReason.CONNECTED_SIDES, outbox)
@@ -819,7 +819,7 @@ def apply_swap(slot_id: int, seat_id: int, channel: str) -> Outbox:
     row_sql.update(game, fields)
     outbox.changed_slots.add(slot.id)
     announced = proto.swap(seat.player, q, r, from_q, from_r, next_turn)
-    announced["payload"].update(_clock_fields(slot.series, game, at_turn_start=True))
+    announced["payload"].update(clock_fields(slot.series, game, at_turn_start=True))
     _broadcast(outbox, slot, seats, announced)
     return outbox
 
@@ -986,7 +986,7 @@ def _mark_disconnected(slot: Slot, seats: dict[int, Seat], seat: Seat, outbox: O
     other = seats.get(rules.opponent(seat.player))
     if other is not None and other.connected:
         notice = proto.opponent_disconnected("waiting_for_reconnect", settings.HEX_RECONNECT_TIMEOUT)
-        notice["payload"].update(_clock_fields(slot.series, slot.game))  # the clock may have stopped
+        notice["payload"].update(clock_fields(slot.series, slot.game))  # the clock may have stopped
         outbox.to_seat(other, notice)
 
 

@@ -25,7 +25,7 @@ from games.models import Series
 from matchmaking.delivery import WATCH_GROUP_PREFIX
 from matchmaking.models import Seat, Slot, Watcher
 from matchmaking.outbox import Outbox
-from matchmaking.services import watch_version
+from matchmaking.services import clock_fields, options_fields, watch_version
 from matchmaking.snapshots import slot_snapshot
 
 Version = tuple[int, int, int, int]
@@ -65,6 +65,12 @@ def watch_state(slot_id: int) -> tuple[dict[str, Any], Version]:
         "last_move": list(game.last_move) if game is not None and game.last_move else None,
         "slot": snapshot,
     }
+    # As a reconnecting player gets them: the series' options, and in a game
+    # with a clock the remaining times and whose clock runs (None while it
+    # waits for an absent player), so a spectator's clock is right at once
+    # and stops when a seat change pauses it.
+    payload.update(options_fields(slot.series))
+    payload.update(clock_fields(slot.series, game))
     return payload, version
 
 

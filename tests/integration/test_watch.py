@@ -13,6 +13,7 @@ from matchmaking.models import Watcher
 from matchmaking.selectors import overview_slots
 from matchmaking.spectators import forget_dead_watchers
 from tests.integration.helpers import (
+    BLUE,
     RED,
     SNAPSHOT_KEYS,
     WS,
@@ -26,6 +27,7 @@ from tests.integration.helpers import (
     win_game,
     winning_moves,
 )
+from tests.support.fake_clock import fake_clock  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -223,6 +225,39 @@ def test_players_never_see_the_spectator_extension():
         await play(red, blue, [(start["first_turn"], 0, 0)])
         await red.silent()
         await blue.silent()
+        for ws in (red, blue, spectator):
+            await ws.close()
+
+    run(scenario())
+
+
+def test_a_spectator_sees_the_clock_and_its_pause_while_a_player_is_away(settings, fake_clock):  # noqa: F811
+    settings.HEX_RECONNECT_TIMEOUT = 120.0
+
+    async def scenario():
+        options = {"time_base": 30, "swap": 1}
+        red, blue, _ = await pair(7, red_extra=options, blue_extra=options)
+        fake_clock.advance(3)
+        spectator, state = await watcher(red.joined["slot_id"])
+        assert state["time_control"] == {"kind": "fischer", "base_ms": 30000, "increment_ms": 0}
+        assert state["swap"] is True
+        assert state["remaining_ms"] == {"-1": 27000, "1": 30000} and state["clock_running"] == RED
+        await blue.close()  # red is to move but may not while blue is away: red's clock stops
+        await red.expect("opponent_disconnected")
+        paused = await spectator.expect("watching")
+        assert paused["slot"]["disconnected_players"] == [BLUE]
+        assert paused["remaining_ms"] == {"-1": 27000, "1": 30000} and paused["clock_running"] is None
+        for ws in (red, spectator):
+            await ws.close()
+
+    run(scenario())
+
+
+def test_a_spectator_of_a_game_without_clock_or_options_gets_the_plain_snapshot():
+    async def scenario():
+        red, blue, _ = await pair(7, 1)
+        spectator, state = await watcher(red.joined["slot_id"])
+        assert set(state) == {"slot_id", "spectators", "series_id", "game_id", "last_move", "slot"}
         for ws in (red, blue, spectator):
             await ws.close()
 

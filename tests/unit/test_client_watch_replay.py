@@ -118,6 +118,25 @@ def test_terminal_printer_clears_the_screen_on_a_tty() -> None:
     assert out.getvalue().startswith("\x1b[H\x1b[2J")
 
 
+def test_a_spectators_snapshot_sets_the_clock_and_a_paused_one_stops_it() -> None:
+    from clients.connection import Message
+    from clients.game_state import GameView
+
+    view = GameView()
+    clock = {"swap": True, "time_control": {"kind": "fischer", "base_ms": 60000, "increment_ms": 0}}
+    view.apply(Message("watching", {"slot_id": 1, "slot": empty_snapshot(1), **clock,
+                                    "remaining_ms": {"-1": 41000, "1": 60000}, "clock_running": RED}))
+    snap = view.snapshot()
+    assert snap.remaining_ms == {RED: 41000, BLUE: 60000} and snap.clock_running == RED
+    assert snap.time_control == "60s + 0s" and snap.swap_rule
+    # Blue left: the refreshed snapshot says the clock waits for them.
+    away = empty_snapshot(1, connected_players=[-1], disconnected_players=[1], connected_player_count=1)
+    view.apply(Message("watching", {"slot_id": 1, "slot": away, **clock,
+                                    "remaining_ms": {"-1": 39500, "1": 60000}, "clock_running": None}))
+    snap = view.snapshot()
+    assert snap.remaining_ms == {RED: 39500, BLUE: 60000} and snap.clock_running is None and snap.paused
+
+
 # -- replay ------------------------------------------------------------------------------------------
 
 
