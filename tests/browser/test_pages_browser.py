@@ -63,6 +63,10 @@ def test_every_page_loads_without_console_errors(browser, daphne_server, screens
             # Nothing wider than the screen (only tables scroll inside their own box).
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 1, f"{path} is {overflow}px wider than a {width_name} screen"
+            # The main links on one line: on a phone the last one used to wrap onto a line of its own.
+            rows = page.evaluate("new Set([...document.querySelectorAll('.site-nav a')]"
+                                 ".map(a => Math.round(a.getBoundingClientRect().top))).size")
+            assert rows == 1, f"{path}: the main navigation takes {rows} lines on a {width_name} screen"
         context.close()
         assert problems.items == [], problems.items
 
