@@ -21,7 +21,7 @@ from matchmaking import move_batches, runtime, services, spectators
 from matchmaking import protocol as proto
 from matchmaking.consumer_loop import LeanConsumerMixin
 from matchmaking.db_calls import run_in_db
-from matchmaking.delivery import SLOTS_FEED_GROUP, deliver, feed_subscribed, watcher_count
+from matchmaking.delivery import SLOTS_FEED_GROUP, deliver, feed_subscribed, watch_group, watcher_count
 from matchmaking.group_commit import CommitFailedError
 from matchmaking.outbox import Identity, Outbox
 from matchmaking.snapshots import list_slot_snapshots
@@ -383,7 +383,7 @@ class WatchConsumer(GuardedReceiveMixin, LeanConsumerMixin, AsyncWebsocketConsum
             return
         # Join the group before reading the snapshot: events committed in
         # between queue up behind it and are dropped by version if it has them.
-        await self.channel_layer.group_add(spectators.group_name(slot_id), self.channel_name)
+        await self.channel_layer.group_add(watch_group(slot_id), self.channel_name)
         self.slot_id = slot_id
         watcher_count(slot_id, +1)
         outbox = await run_in_db(spectators.add_watcher, slot_id, self.channel_name, runtime.PROCESS_ID)
@@ -406,7 +406,7 @@ class WatchConsumer(GuardedReceiveMixin, LeanConsumerMixin, AsyncWebsocketConsum
             return
         slot_id, self.slot_id = self.slot_id, None
         watcher_count(slot_id, -1)
-        await self.channel_layer.group_discard(spectators.group_name(slot_id), self.channel_name)
+        await self.channel_layer.group_discard(watch_group(slot_id), self.channel_name)
         await leave(spectators.remove_watcher, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:

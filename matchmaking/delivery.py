@@ -38,6 +38,11 @@ _feed_pusher: asyncio.Task | None = None
 FEED_INTERVAL = 0.25
 
 
+
+def watch_group(slot_id: int) -> str:
+    """The channel-layer group of the spectators of slot ``slot_id``."""
+    return WATCH_GROUP_PREFIX + str(slot_id)
+
 async def deliver(outbox: Outbox) -> None:
     """Deliver what a service call decided, once its transaction committed.
 
@@ -111,7 +116,7 @@ async def _tell_spectators(outbox: Outbox, encoded: dict[int, str]) -> None:
         for slot_id, messages in outbox.watch.items():
             if everyone_local and not _local_watchers.get(slot_id):
                 continue
-            group = WATCH_GROUP_PREFIX + str(slot_id)
+            group = watch_group(slot_id)
             if not everyone_local and await process_mail.group_is_empty(layer, group):
                 continue  # one Redis command instead of group_send's several, at every game end
             texts = [_text(msg, encoded) for msg in messages]
@@ -134,9 +139,9 @@ async def _refresh_spectators(outbox: Outbox) -> None:
             # database); a broadcast per join to empty groups exhausted the
             # Redis pool under load, and asking the database cost a thread hop.
             watched = {slot_id for slot_id in outbox.changed_slots
-                       if not await process_mail.group_is_empty(layer, WATCH_GROUP_PREFIX + str(slot_id))}
+                       if not await process_mail.group_is_empty(layer, watch_group(slot_id))}
         for slot_id in sorted(watched):
-            await layer.group_send(WATCH_GROUP_PREFIX + str(slot_id), {"type": "watch.refresh"})
+            await layer.group_send(watch_group(slot_id), {"type": "watch.refresh"})
     except Exception as exc:  # spectators resume from a fresh snapshot when they reconnect
         log.warning("spectator delivery failed (%s: %s)", type(exc).__name__, exc)
 

@@ -22,7 +22,6 @@ from django.db import transaction
 from django.db.models import Count, Max
 
 from games.models import Series
-from matchmaking.delivery import WATCH_GROUP_PREFIX
 from matchmaking.models import Seat, Slot, Watcher
 from matchmaking.outbox import Outbox
 from matchmaking.services import clock_fields, options_fields, watch_version
@@ -31,10 +30,6 @@ from matchmaking.snapshots import slot_snapshot
 Version = tuple[int, int, int, int]
 #: Larger than any game number or move count: "everything of that series".
 _ALL = 1 << 30
-
-
-def group_name(slot_id: int) -> str:
-    return WATCH_GROUP_PREFIX + str(slot_id)
 
 
 def slot_exists(slot_id: int) -> bool:
