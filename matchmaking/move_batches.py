@@ -17,7 +17,10 @@ together, as one ``services.apply_moves`` call and one transaction
   until that batch has finished: a game's moves are applied, and answered,
   in the order they arrived;
 - each caller gets its own move's outbox (or exception) back, in the order
-  of the batch, and delivers it as after any other service call.
+  of the batch, and delivers it as after any other service call. The moves
+  committed by the batch's transaction are answered as soon as it commits;
+  those it leaves to run on their own afterwards (game ends, clocks) when
+  they are done.
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ from matchmaking.outbox import Outbox
 # (bench/load.py, one worker at 200 games / 50 ms: 2,700-3,300 moves/s each).
 MAX_IN_FLIGHT = 2
 
-_Waiting = tuple[services.MoveRequest, "asyncio.Future[Outbox]"]
+# A move and its caller's answer (None once answered).
+_Waiting = tuple[services.MoveRequest, "asyncio.Future[Outbox] | None"]
 
 
 class MoveBatcher:
@@ -80,8 +84,25 @@ class MoveBatcher:
             self.waiting = kept
             self.busy_slots |= slots
             self.in_flight += 1
-            running = asyncio.ensure_future(run_in_db(services.apply_moves, [request for request, _ in taken]))
+            loop = asyncio.get_running_loop()
+            committed = functools.partial(loop.call_soon_threadsafe, self._committed, taken, slots)
+            running = asyncio.ensure_future(
+                run_in_db(services.apply_moves, [request for request, _ in taken], committed))
             running.add_done_callback(functools.partial(self._finished, taken, slots))
+
+    def _committed(self, taken: list[_Waiting], slots: set[int], results: dict[int, Outbox | Exception]) -> None:
+        """Answer the moves the batch's transaction committed (or refused),
+        while the moves it left for afterwards still run: their slots stay
+        busy, the others may take their next move."""
+        for index, result in results.items():
+            request, answer = taken[index]
+            if answer is None:
+                continue  # the batch's call was cancelled, and its callers told so
+            taken[index] = (request, None)
+            self._answer(answer, result)
+            slots.discard(request[0])
+            self.busy_slots.discard(request[0])
+        self._start()
 
     def _finished(self, taken: list[_Waiting], slots: set[int],
                   running: asyncio.Future[list[Outbox | Exception]]) -> None:
@@ -93,16 +114,23 @@ class MoveBatcher:
             results = [running.exception()] * len(taken)  # type: ignore[list-item]
         else:
             results = running.result()  # type: ignore[assignment]
-        for (_, answer), result in zip(taken, results, strict=True):
-            if isinstance(result, BaseException):
-                if not answer.cancelled():
-                    answer.set_exception(result)
-            elif answer.cancelled():
-                # Its caller is gone, but the move is committed: its opponent must still hear of it.
-                asyncio.ensure_future(deliver(result))
-            else:
-                answer.set_result(result)
+        for index, ((request, answer), result) in enumerate(zip(taken, results, strict=True)):
+            taken[index] = (request, None)
+            self._answer(answer, result)
         self._start()
+
+    @staticmethod
+    def _answer(answer: asyncio.Future[Outbox] | None, result: Outbox | BaseException) -> None:
+        if answer is None:
+            return  # answered when the batch committed
+        if isinstance(result, BaseException):
+            if not answer.cancelled():
+                answer.set_exception(result)
+        elif answer.cancelled():
+            # Its caller is gone, but the move is committed: its opponent must still hear of it.
+            asyncio.ensure_future(deliver(result))
+        else:
+            answer.set_result(result)
 
 
 # One per event loop: a batch's futures belong to the loop that made them.

@@ -82,6 +82,18 @@ with connection.cursor() as cursor:
     cursor.execute("SELECT reloptions FROM pg_class WHERE relname = %s", [Game._meta.db_table])
     games_table_options = cursor.fetchone()[0]
 
+# A batch holding a game end: the batch's other moves are reported as soon
+# as it commits, before the game end has run.
+e_red, e_blue = new_game("e")
+f_red, f_blue = new_game("f")
+for k in range(6):
+    apply([move(e_red, k, 0)])
+    apply([move(e_blue, k, 1)])
+calls.append([move(e_red, 6, 0), move(f_red, 0, 0)])
+reported_early = []
+end_batch = answers(services.apply_moves(calls[-1], lambda results: reported_early.append(
+    [sorted(results), list(Game.objects.filter(slot__id=e_red[0]).values_list("winner", flat=True))])))
+
 # Statements lost between batches: the batch fails, and each move is applied on its own.
 c_red, c_blue = new_game("c")
 d_red, d_blue = new_game("d")
@@ -102,7 +114,7 @@ unreachable = apply([move(c_red, 5, 5), move(d_red, 5, 5), move(c_blue, "x", 5)]
 
 print(json.dumps({
     "first": first, "fix_b": fix_b, "later": later, "games": games, "series_winners": series_winners,
-    "games_table_options": games_table_options,
+    "games_table_options": games_table_options, "reported_early": reported_early, "end_batch": end_batch,
     "after_loss": after_loss, "again": again,
     "c_d_moves": c_d_moves, "unreachable": unreachable, "one_at_a_time": one_at_a_time,
 }))
@@ -131,6 +143,10 @@ def test_a_batch_of_moves_answers_each_as_alone_and_stores_each_once(postgres_da
     # Room on each page for a game row's next version, which can then be
     # written without new index entries (games/migrations/0004).
     assert result["games_table_options"] == ["fillfactor=50"]
+
+    # Only the ordinary move was reported at the commit, and game e was not yet won then.
+    assert result["reported_early"] == [[[1], [None]]]
+    assert [kinds[:2] for kinds in result["end_batch"]] == [["move", "game_over"], ["move"]]
 
     assert result["after_loss"] == [["move"], ["move"]]
     assert result["again"] == [["move"], ["move"]]

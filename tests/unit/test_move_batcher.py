@@ -15,16 +15,22 @@ from matchmaking.outbox import Outbox
 
 
 class FakeDatabase:
-    """Stands in for ``run_in_db(services.apply_moves, requests)``: records each
-    batch and finishes it when the test says so."""
+    """Stands in for ``run_in_db(services.apply_moves, requests, committed)``:
+    records each batch and finishes it when the test says so. A move with
+    ``q == "end"`` stands for one the batch leaves to run on its own after it
+    committed (a game end): the batch then reports the others as committed
+    and waits for ``finish_after`` before it returns."""
 
     def __init__(self) -> None:
         self.batches: list[list[tuple]] = []
         self.release: list[asyncio.Future[None]] = []
+        self.release_after: dict[int, asyncio.Future[None]] = {}
 
-    async def run_in_db(self, func: Any, requests: list[tuple]) -> list[Outbox | Exception]:
+    async def run_in_db(self, func: Any, requests: list[tuple], committed: Any) -> list[Outbox | Exception]:
+        index = len(self.batches)
         self.batches.append(list(requests))
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
         self.release.append(done)
         await done
         results: list[Outbox | Exception] = []
@@ -35,10 +41,17 @@ class FakeDatabase:
                 outbox = Outbox()
                 outbox.send(channel, {"type": "move", "payload": {"q": q, "r": r}})
                 results.append(outbox)
+        if any(request[3] == "end" for request in requests):
+            committed({i: result for i, result in enumerate(results) if requests[i][3] != "end"})
+            self.release_after[index] = loop.create_future()
+            await self.release_after[index]
         return results
 
     def finish(self, index: int) -> None:
         self.release[index].set_result(None)
+
+    def finish_after(self, index: int) -> None:
+        self.release_after[index].set_result(None)
 
 
 @pytest.fixture
@@ -139,6 +152,58 @@ def test_a_committed_move_whose_caller_went_away_is_still_delivered(database, mo
         await settle()
         database.finish(0)
         await settle()
+
+    asyncio.run(scenario())
+    assert [list(outbox.messages) for outbox in delivered] == [["gone"]]
+
+
+def test_moves_the_batch_committed_are_answered_while_a_game_end_after_it_still_runs(database):
+    async def scenario() -> None:
+        batcher = move_batches.MoveBatcher()
+        ordinary = asyncio.create_task(batcher.apply_move(1, 1, "one", 0, 0))
+        game_end = asyncio.create_task(batcher.apply_move(2, 1, "two", "end", 0))
+        await settle()
+        database.finish(0)
+        await settle()
+        assert ordinary.done() and "one" in ordinary.result().messages
+        assert not game_end.done()
+        # The answered slot takes its next move at once; the game end's slot waits for it.
+        following = asyncio.create_task(batcher.apply_move(1, 2, "one", 1, 1))
+        after_end = asyncio.create_task(batcher.apply_move(2, 2, "two", 1, 1))
+        await settle()
+        assert [[request[0] for request in batch] for batch in database.batches] == [[1, 2], [1]]
+        database.finish(1)
+        await settle()
+        assert following.done() and not after_end.done()
+        database.finish_after(0)
+        await settle()
+        assert "two" in game_end.result().messages
+        assert [request[0] for request in database.batches[2]] == [2]
+        database.finish(2)
+        await asyncio.gather(after_end)
+
+    asyncio.run(scenario())
+
+
+def test_a_committed_move_whose_caller_went_away_is_delivered_once(database, monkeypatch):
+    delivered: list[Outbox] = []
+
+    async def deliver(outbox: Outbox) -> None:
+        delivered.append(outbox)
+
+    monkeypatch.setattr(move_batches, "deliver", deliver)
+
+    async def scenario() -> None:
+        batcher = move_batches.MoveBatcher()
+        gone = asyncio.create_task(batcher.apply_move(1, 1, "gone", 0, 0))
+        game_end = asyncio.create_task(batcher.apply_move(2, 1, "two", "end", 0))
+        await settle()
+        gone.cancel()
+        await settle()
+        database.finish(0)
+        await settle()
+        database.finish_after(0)
+        await game_end
 
     asyncio.run(scenario())
     assert [list(outbox.messages) for outbox in delivered] == [["gone"]]
