@@ -7,6 +7,8 @@ import asyncio
 import time
 import uuid
 
+import pytest
+from channels.exceptions import ChannelFull
 from channels_redis.core import RedisChannelLayer
 
 from matchmaking import process_mail
@@ -27,7 +29,7 @@ async def eventually(condition, seconds: float = 5.0) -> None:
         await asyncio.sleep(0.05)
 
 
-def test_events_for_another_process_arrive_in_order_batched_and_group_sends_too(redis_url):
+def test_events_for_another_process_arrive_in_order_batched_and_group_sends_too(redis_url, monkeypatch):
     async def scenario() -> None:
         sender, receiver = two_processes(redis_url)
         channels = [await receiver.new_channel() for _ in range(20)]
@@ -42,13 +44,13 @@ def test_events_for_another_process_arrive_in_order_batched_and_group_sends_too(
 
         process_mail.ensure_receiving(receiver, route, failed=lambda exc: None)
         layer_sends = []
-        real_send = sender.send
+        real_post = process_mail._post
 
-        async def counted_send(channel, message):
+        async def counted_post(layer, channel, message):
             layer_sends.append(channel)
-            await real_send(channel, message)
+            await real_post(layer, channel, message)
 
-        sender.send = counted_send
+        monkeypatch.setattr(process_mail, "_post", counted_post)
         for n in range(50):
             for channel in channels:
                 process_mail.send(sender, channel, {"type": "hex.deliver", "n": n})
@@ -117,5 +119,45 @@ def test_a_message_that_cannot_be_decoded_is_skipped_and_the_rest_arrive(redis_u
         await eventually(lambda: len(heard) == 2)
         assert heard == [1, 2] and failures == []  # nobody's connection was ended for it
         await sender.flush()
+
+    asyncio.run(scenario())
+
+
+def test_a_batch_is_written_in_one_round_trip_as_channels_redis_would_write_it(redis_url):
+    async def scenario() -> None:
+        sender, receiver = two_processes(redis_url)
+        channel = await receiver.new_channel()
+        commands: list[str] = []
+        redis = sender.connection(sender.consistent_hash(channel))
+        real_execute = redis.execute_command
+
+        async def counted(*args, **kwargs):
+            commands.append(str(args[0]))
+            return await real_execute(*args, **kwargs)
+
+        redis.execute_command = counted
+        await process_mail.send_twice(sender, channel, {"type": "hex.deliver", "n": 1})
+        assert commands == ["EVALSHA"] or commands == ["EVALSHA", "SCRIPT LOAD", "EVALSHA"]
+        # channels-redis' own receive reads it: same key, encoding and channel.
+        assert await asyncio.wait_for(receiver.receive(channel), 5) == {"type": "hex.deliver", "n": 1}
+        await sender.flush()
+        await receiver.flush()
+
+    asyncio.run(scenario())
+
+
+def test_a_full_channel_refuses_the_batch_as_channels_redis_does(redis_url):
+    async def scenario() -> None:
+        sender, receiver = two_processes(redis_url)
+        sender.capacity = 3
+        channel = await receiver.new_channel()
+        for n in range(3):
+            await process_mail._post(sender, channel, {"type": "hex.deliver", "n": n})
+        with pytest.raises(ChannelFull):
+            await process_mail._post(sender, channel, {"type": "hex.deliver", "n": 3})
+        assert [await receiver.receive(channel) for _ in range(3)] == [
+            {"type": "hex.deliver", "n": n} for n in range(3)]
+        await sender.flush()
+        await receiver.flush()
 
     asyncio.run(scenario())
