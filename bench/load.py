@@ -47,11 +47,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlparse
 
-import websockets
-from websockets.asyncio.client import connect
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import lean_ws  # noqa: E402  (beside this file)
 
 from games import rules  # noqa: E402
 
@@ -239,14 +238,14 @@ class Player:
         while not self.stop.is_set():
             try:
                 await self.play_series()
-            except (TimeoutError, OSError, websockets.WebSocketException) as exc:
+            except (TimeoutError, OSError, lean_ws.ProtocolError, lean_ws.ConnectionClosedError) as exc:
                 if not self.stop.is_set():
                     self.figures.errors[f"connection: {exc.__class__.__name__}"] += 1
                     await asyncio.sleep(0.5)
 
     async def play_series(self) -> None:
         started = time.perf_counter()
-        async with connect(self.url, max_size=None, open_timeout=30, ping_interval=None) as ws:
+        async with await lean_ws.connect(self.url, timeout=30) as ws:
             player = slot_id = None
             board: rules.Board | None = None
             sent_at: float | None = None
@@ -340,12 +339,12 @@ async def hold_idle(url: str, args: argparse.Namespace, sampler: ResourceSampler
     query = urlencode({"board_size": args.board_size, "series_length": args.series_length, "model_name": "idle"})
     for _ in range(args.idle_connections):
         try:
-            ws = await connect(f"{url}/ws/matchmake?{query}", open_timeout=30, ping_interval=None, compression=None)
+            ws = await lean_ws.connect(f"{url}/ws/matchmake?{query}", timeout=30)
             msg = json.loads(await asyncio.wait_for(ws.recv(), 30))
             if msg.get("type") != "joined":
                 errors[f"{msg.get('type')}: {msg.get('payload', {}).get('message')}"] += 1
             sockets.append(ws)
-        except (TimeoutError, OSError, websockets.WebSocketException) as exc:
+        except (TimeoutError, OSError, lean_ws.ProtocolError, lean_ws.ConnectionClosedError) as exc:
             errors[f"connection: {exc.__class__.__name__}"] += 1
     rss_start = cpu_ticks_and_rss(process_tree(sampler.root_pid))[1] if sampler else None
     began = time.monotonic()
