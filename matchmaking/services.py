@@ -670,7 +670,10 @@ def apply_moves(requests: Sequence[MoveRequest],
             alone, for_orm = list(range(len(requests))), set()
         else:
             if committed is not None and len(batched) > len(for_orm):
-                committed({index: results[index] for index in batched if index not in for_orm})  # type: ignore[misc]
+                try:
+                    committed({index: results[index] for index in batched if index not in for_orm})  # type: ignore[misc]
+                except Exception:  # the caller hears at the end instead; the moves left still run
+                    log.warning("reporting a committed batch early failed", exc_info=True)
     for index in sorted([*alone, *for_orm]):
         try:
             if index in for_orm:  # known to need it: no second try of the plain-SQL path

@@ -94,6 +94,14 @@ reported_early = []
 end_batch = answers(services.apply_moves(calls[-1], lambda results: reported_early.append(
     [sorted(results), list(Game.objects.filter(slot__id=e_red[0]).values_list("winner", flat=True))])))
 
+# A callback that fails (its event loop closed, say) costs no move its answer.
+def closed_loop(results):
+    raise RuntimeError("Event loop is closed")
+
+
+calls.append([move(e_blue, 6, 1), move(f_blue, 0, 1)])
+despite_callback = answers(services.apply_moves(calls[-1], closed_loop))
+
 # Statements lost between batches: the batch fails, and each move is applied on its own.
 c_red, c_blue = new_game("c")
 d_red, d_blue = new_game("d")
@@ -115,6 +123,7 @@ unreachable = apply([move(c_red, 5, 5), move(d_red, 5, 5), move(c_blue, "x", 5)]
 print(json.dumps({
     "first": first, "fix_b": fix_b, "later": later, "games": games, "series_winners": series_winners,
     "games_table_options": games_table_options, "reported_early": reported_early, "end_batch": end_batch,
+    "despite_callback": despite_callback,
     "after_loss": after_loss, "again": again,
     "c_d_moves": c_d_moves, "unreachable": unreachable, "one_at_a_time": one_at_a_time,
 }))
@@ -147,6 +156,8 @@ def test_a_batch_of_moves_answers_each_as_alone_and_stores_each_once(postgres_da
     # Only the ordinary move was reported at the commit, and game e was not yet won then.
     assert result["reported_early"] == [[[1], [None]]]
     assert [kinds[:2] for kinds in result["end_batch"]] == [["move", "game_over"], ["move"]]
+    # e's series is over (its move is refused), f's move goes through.
+    assert result["despite_callback"][1] == ["move"]
 
     assert result["after_loss"] == [["move"], ["move"]]
     assert result["again"] == [["move"], ["move"]]
