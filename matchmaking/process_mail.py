@@ -36,6 +36,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from channels.exceptions import ChannelFull
+
 log = logging.getLogger(__name__)
 
 BATCH = "hex.batch"
@@ -187,8 +189,6 @@ async def _post(layer: Any, channel: str, message: dict[str, Any]) -> None:
     """``layer.send(channel, message)`` for a process-specific ``channel``, in
     one round trip: the same key, score, encoding and capacity check, so
     channels-redis receives it as its own."""
-    from channels.exceptions import ChannelFull
-
     connection = layer.connection(layer.consistent_hash(channel))
     script = _send_scripts.get(connection)
     if script is None:

@@ -136,7 +136,8 @@ def test_a_move_that_fails_fails_alone(database):
     assert isinstance(bad, RuntimeError) and str(bad) == "slot 2"
 
 
-def test_a_committed_move_whose_caller_went_away_is_still_delivered(database, monkeypatch):
+@pytest.mark.parametrize("with_game_end", [False, True], ids=["batch", "answered-before-a-game-end"])
+def test_a_committed_move_whose_caller_went_away_is_delivered_once(database, monkeypatch, with_game_end):
     delivered: list[Outbox] = []
 
     async def deliver(outbox: Outbox) -> None:
@@ -147,11 +148,16 @@ def test_a_committed_move_whose_caller_went_away_is_still_delivered(database, mo
     async def scenario() -> None:
         batcher = move_batches.MoveBatcher()
         gone = asyncio.create_task(batcher.apply_move(1, 1, "gone", 0, 0))
+        if with_game_end:
+            game_end = asyncio.create_task(batcher.apply_move(2, 1, "two", "end", 0))
         await settle()
         gone.cancel()
         await settle()
         database.finish(0)
         await settle()
+        if with_game_end:
+            database.finish_after(0)
+            await game_end
 
     asyncio.run(scenario())
     assert [list(outbox.messages) for outbox in delivered] == [["gone"]]
@@ -183,27 +189,3 @@ def test_moves_the_batch_committed_are_answered_while_a_game_end_after_it_still_
         await asyncio.gather(after_end)
 
     asyncio.run(scenario())
-
-
-def test_a_committed_move_whose_caller_went_away_is_delivered_once(database, monkeypatch):
-    delivered: list[Outbox] = []
-
-    async def deliver(outbox: Outbox) -> None:
-        delivered.append(outbox)
-
-    monkeypatch.setattr(move_batches, "deliver", deliver)
-
-    async def scenario() -> None:
-        batcher = move_batches.MoveBatcher()
-        gone = asyncio.create_task(batcher.apply_move(1, 1, "gone", 0, 0))
-        game_end = asyncio.create_task(batcher.apply_move(2, 1, "two", "end", 0))
-        await settle()
-        gone.cancel()
-        await settle()
-        database.finish(0)
-        await settle()
-        database.finish_after(0)
-        await game_end
-
-    asyncio.run(scenario())
-    assert [list(outbox.messages) for outbox in delivered] == [["gone"]]
