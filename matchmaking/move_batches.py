@@ -30,10 +30,9 @@ import functools
 import weakref
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
 
 from matchmaking import services
-from matchmaking.db_calls import run_in_db
+from matchmaking.db_calls import database_vendor, run_in_db
 from matchmaking.delivery import deliver
 from matchmaking.outbox import Outbox
 
@@ -139,14 +138,7 @@ _batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, MoveBatcher] = w
 
 def batches_moves() -> bool:
     """Moves go to the database in batches: on PostgreSQL, on database threads."""
-    return _database_vendor() == "postgresql" and not settings.HEX_DB_INLINE
-
-
-@functools.cache
-def _database_vendor() -> str:
-    # Looked up once: from async code every ``connections[...]`` goes through
-    # asgiref's context-local storage.
-    return connections[DEFAULT_DB_ALIAS].vendor
+    return database_vendor() == "postgresql" and not settings.HEX_DB_INLINE
 
 
 async def apply_move(slot_id: int, seat_id: int, channel: str, q: object, r: object) -> Outbox:

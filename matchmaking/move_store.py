@@ -32,6 +32,7 @@ from django.utils import timezone
 from games import rules
 from games.models import Game, Move, Series
 from matchmaking import group_commit, row_sql
+from matchmaking.db_calls import database_vendor
 from matchmaking.models import Seat, Slot, Watcher
 
 
@@ -515,7 +516,7 @@ def record_move(context: MoveContext, player: int, q: int, r: int, position: Pos
         return
     move_row = [context.game_id, number, player, Move.Kind.PLACE.value, q, r, _now_param()]
     game_row = [number, position.text, f"[{q},{r}]", next_turn, context.game_id]
-    if connection.vendor == "postgresql":
+    if database_vendor() == "postgresql":
         _write("insert_move_update_game", move_row + game_row, last=True)
     else:
         _write("insert_move", move_row)
@@ -528,7 +529,7 @@ def record_move(context: MoveContext, player: int, q: int, r: int, position: Pos
 def _now_param() -> Any:
     """Now, as the move's ``created_at`` parameter."""
     now = timezone.now()
-    if connection.vendor == "sqlite" and _sqlite_stores_utc():
+    if database_vendor() == "sqlite" and _sqlite_stores_utc():
         # What Django's adapt_datetimefield_value makes of it, without its
         # time-zone machinery (a sixth of a move's time in a profile).
         return str(now.replace(tzinfo=None))
