@@ -55,6 +55,8 @@ import lean_ws  # noqa: E402  (beside this file)
 from games import rules  # noqa: E402
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# What ends a player's connection, counted as a connection error.
+CONNECTION_ERRORS = (TimeoutError, OSError, lean_ws.ProtocolError, lean_ws.ConnectionClosedError)
 REFERENCE_VENV = Path(os.environ.get("HEX_REFERENCE_VENV", "/tmp/refvenv"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -238,7 +240,7 @@ class Player:
         while not self.stop.is_set():
             try:
                 await self.play_series()
-            except (TimeoutError, OSError, lean_ws.ProtocolError, lean_ws.ConnectionClosedError) as exc:
+            except CONNECTION_ERRORS as exc:
                 if not self.stop.is_set():
                     self.figures.errors[f"connection: {exc.__class__.__name__}"] += 1
                     await asyncio.sleep(0.5)
@@ -344,7 +346,7 @@ async def hold_idle(url: str, args: argparse.Namespace, sampler: ResourceSampler
             if msg.get("type") != "joined":
                 errors[f"{msg.get('type')}: {msg.get('payload', {}).get('message')}"] += 1
             sockets.append(ws)
-        except (TimeoutError, OSError, lean_ws.ProtocolError, lean_ws.ConnectionClosedError) as exc:
+        except CONNECTION_ERRORS as exc:
             errors[f"connection: {exc.__class__.__name__}"] += 1
     rss_start = cpu_ticks_and_rss(process_tree(sampler.root_pid))[1] if sampler else None
     began = time.monotonic()

@@ -38,10 +38,10 @@ _feed_pusher: asyncio.Task | None = None
 FEED_INTERVAL = 0.25
 
 
-
 def watch_group(slot_id: int) -> str:
     """The channel-layer group of the spectators of slot ``slot_id``."""
     return WATCH_GROUP_PREFIX + str(slot_id)
+
 
 async def deliver(outbox: Outbox) -> None:
     """Deliver what a service call decided, once its transaction committed.
