@@ -9,6 +9,7 @@ the top and bottom edges (r = 0 and r = n-1).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 
 RED = -1
@@ -132,12 +133,13 @@ class Board:
         """
         if player not in PLAYERS:
             raise ValueError(f"unknown player {player!r}")
-        if not self.in_bounds(q, r):
-            raise ValueError(REASON_OFF_BOARD)
-        if self.cells[r][q] != EMPTY:
-            raise ValueError(REASON_OCCUPIED)
-        self.cells[r][q] = player
         n = self.size
+        if not (0 <= q < n and 0 <= r < n):
+            raise ValueError(REASON_OFF_BOARD)
+        cells = self.cells
+        if cells[r][q] != EMPTY:
+            raise ValueError(REASON_OCCUPIED)
+        cells[r][q] = player
         node = r * n + q
         cells_total = n * n
         if player == RED:
@@ -150,9 +152,9 @@ class Board:
                 self._union(node, cells_total + 2)
             if r == n - 1:
                 self._union(node, cells_total + 3)
-        for nq, nr in self.neighbours(q, r):
-            if self.cells[nr][nq] == player:
-                self._union(node, nr * n + nq)
+        for nq, nr, neighbour in _adjacency(n)[node]:
+            if cells[nr][nq] == player:
+                self._union(node, neighbour)
         if self._winner is None:
             if player == RED and self._find(cells_total) == self._find(cells_total + 1):
                 self._winner = RED
@@ -171,6 +173,18 @@ class Board:
         ra, rb = self._find(a), self._find(b)
         if ra != rb:
             self._parent[ra] = rb
+
+
+@functools.cache
+def _adjacency(size: int) -> tuple[tuple[tuple[int, int, int], ...], ...]:
+    """For each cell node of a ``size`` board, its in-bounds neighbours as
+    ``(q, r, node)``: ``place`` runs on every move, and walking the offsets
+    through a generator there cost as much as the union-find itself."""
+    return tuple(
+        tuple((nq, nr, nr * size + nq) for nq, nr in ((q + dq, r + dr) for dq, dr in NEIGHBOURS)
+              if 0 <= nq < size and 0 <= nr < size)
+        for r in range(size) for q in range(size)
+    )
 
 
 def is_int(value: object) -> bool:

@@ -6,6 +6,7 @@ game state lives in the database, so any server process can serve any seat.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import ipaddress
 import logging
@@ -21,7 +22,14 @@ from matchmaking import move_batches, runtime, services, spectators
 from matchmaking import protocol as proto
 from matchmaking.consumer_loop import LeanConsumerMixin
 from matchmaking.db_calls import run_in_db
-from matchmaking.delivery import SLOTS_FEED_GROUP, deliver, feed_subscribed, watch_group, watcher_count
+from matchmaking.delivery import (
+    SLOTS_FEED_GROUP,
+    deliver,
+    deliver_at_commit,
+    feed_subscribed,
+    watch_group,
+    watcher_count,
+)
 from matchmaking.group_commit import CommitFailedError
 from matchmaking.outbox import Identity, Outbox
 from matchmaking.snapshots import list_slot_snapshots
@@ -169,6 +177,11 @@ class SeatConsumer(GuardedReceiveMixin, LeanConsumerMixin, AsyncWebsocketConsume
     """Common receive loop of the three game endpoints."""
 
     identity: Identity | None = None
+    # The group commit of this connection's last move (``Batch.committed``)
+    # when that commit delivers it (``deliver_at_commit``): what the
+    # connection answers next waits for it, so no reply overtakes the move's
+    # broadcast.
+    uncommitted: asyncio.Future[BaseException | None] | None = None
 
     async def server_fault(self, exc: Exception | None) -> None:
         """When the channel layer goes away (Redis restarted), messages addressed
@@ -224,6 +237,9 @@ class SeatConsumer(GuardedReceiveMixin, LeanConsumerMixin, AsyncWebsocketConsume
         await leave(services.disconnect_seat, identity.slot_id, identity.seat_id, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.uncommitted is not None:
+            committed, self.uncommitted = self.uncommitted, None
+            await committed  # a failure is the move's to report (``move_not_committed``)
         message = await self.read_message(text_data)
         if message is None:
             return
@@ -249,6 +265,9 @@ class SeatConsumer(GuardedReceiveMixin, LeanConsumerMixin, AsyncWebsocketConsume
         if type_ == "move":
             q, r = proto.parse_move(payload)
             outbox = await move_batches.apply_move(identity.slot_id, identity.seat_id, self.channel_name, q, r)
+            if deliver_at_commit(outbox, self.move_not_committed):
+                self.uncommitted = outbox.pending_commit.committed  # type: ignore[union-attr]
+                return
         elif type_ == "resign":
             outbox = await run_in_db(services.resign, identity.slot_id, identity.seat_id, self.channel_name)
         elif type_ == "swap":
@@ -261,6 +280,11 @@ class SeatConsumer(GuardedReceiveMixin, LeanConsumerMixin, AsyncWebsocketConsume
         if outbox.identity is not None:
             self.identity = outbox.identity
         await deliver(outbox)
+
+    def move_not_committed(self, exc: BaseException) -> None:
+        """The group commit of our move failed (the commit logged why): the
+        move is lost, and its player told so, as for any failed call."""
+        self.queue_text(proto.encode(proto.error(proto.ERR_SERVER_BUSY)))
 
     def accept_event(self, event: dict[str, Any]) -> None:
         """Messages a service call addressed to us, queued as it commits.

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from matchmaking import group_commit, process_mail
 from matchmaking import protocol as proto
@@ -85,12 +86,54 @@ async def deliver(outbox: Outbox) -> None:
                 await _send_remote(channel, event)
     if outbox.membership_changed:
         await _refresh_spectators(outbox)
-        if not _single_process():
+        if not single_process():
             push_slot_list_soon()
         elif _feed_subscribers > 0:
             await _push_slot_list()
-    if outbox.changed_slots and (_overview_viewers > 0 or not _single_process()):
+    if outbox.changed_slots and _announces_changes():
         announce_changes(outbox.changed_slots)
+
+
+def _announces_changes() -> bool:
+    """Changed slots are announced to live pages: someone here views the
+    overview, or a viewer may sit in another process."""
+    return _overview_viewers > 0 or not single_process()
+
+
+def deliver_at_commit(outbox: Outbox, failed: Callable[[BaseException], None]) -> bool:
+    """Leave the whole delivery of a move awaiting its group commit to the
+    commit itself, so that its caller need not wait: True if it could.
+
+    Waiting for the commit cost every move a second pass of its connection's
+    task up and down the whole handler stack. The commit can do it all when
+    nothing of the delivery awaits: no spectators to tell, no membership
+    change, no live page to repaint, and messages for other processes only
+    through ``process_mail`` (a plain call). If the commit fails, ``failed``
+    is called with the error instead and nothing is sent.
+    """
+    batch = outbox.pending_commit
+    if (batch is None or outbox.watch or outbox.membership_changed
+            or (outbox.changed_slots and _announces_changes())):
+        return False
+
+    def at_commit() -> None:
+        remote = _post_local(outbox, {})
+        if remote:
+            layer = get_channel_layer()
+            if process_mail.handles(layer):
+                for channel, event in remote:
+                    process_mail.send(layer, channel, event)
+            else:
+                asyncio.get_running_loop().create_task(_send_all_remote(remote))
+
+    batch.deliveries.append(at_commit)
+    batch.failures.append(failed)
+    return True
+
+
+async def _send_all_remote(remote: list[tuple[str, dict[str, Any]]]) -> None:
+    for channel, event in remote:
+        await _send_remote(channel, event)
 
 
 async def _send_remote(channel: str, event: dict[str, Any]) -> None:
@@ -112,7 +155,7 @@ def _post_local(outbox: Outbox, encoded: dict[int, str]) -> list[tuple[str, dict
 async def _tell_spectators(outbox: Outbox, encoded: dict[int, str]) -> None:
     layer = get_channel_layer()
     try:
-        everyone_local = _single_process()
+        everyone_local = single_process()
         for slot_id, messages in outbox.watch.items():
             if everyone_local and not _local_watchers.get(slot_id):
                 continue
@@ -132,7 +175,7 @@ async def _refresh_spectators(outbox: Outbox) -> None:
         return
     try:
         layer = get_channel_layer()
-        if _single_process():
+        if single_process():
             watched = {slot_id for slot_id in outbox.changed_slots if _local_watchers.get(slot_id)}
         else:
             # Spectators of other processes are only known to Redis (and the
@@ -185,10 +228,10 @@ def _text(msg: dict, encoded: dict[int, str]) -> str:
     return text
 
 
-def _single_process() -> bool:
-    from matchmaking import runtime  # runtime imports this module
-
-    return runtime.single_process()
+def single_process() -> bool:
+    """An in-memory channel layer cannot span processes, so no other process
+    can be serving players: every seat of another process is an orphan."""
+    return isinstance(get_channel_layer(), InMemoryChannelLayer)
 
 
 def watcher_count(slot_id: int, change: int) -> None:

@@ -14,7 +14,7 @@ one pass of the loop are written in one transaction instead:
   (``Batch.deliveries``, in the order the moves were written) and resolves
   ``Batch.committed``. Nothing of a move is sent before that
   (``Outbox.pending_commit``), so a broadcast move is a committed move, as
-  before.
+  before. If the commit fails, ``Batch.failures`` tell the movers instead.
 
 Any other database call first flushes the open batch (``run_in_db``), so the
 rest of the code only ever sees Django's usual autocommit connection.
@@ -44,6 +44,8 @@ class Batch:
         self.hooks: list[Callable[[], None]] = []
         # Queue each move's messages, in the order the moves were written (see ``deliver``).
         self.deliveries: list[Callable[[], None]] = []
+        # Told instead when the commit fails (``delivery.deliver_at_commit``).
+        self.failures: list[Callable[[BaseException], None]] = []
 
 
 # The event loop of the inline call running now (``db_calls.run_inline``), else None.
@@ -124,14 +126,19 @@ def flush() -> None:
         log.error("committing %d moves failed (%s: %s)", len(batch.hooks), type(exc).__name__, exc)
         with contextlib.suppress(Exception):
             batch.raw.execute("ROLLBACK")
-        batch.hooks, batch.deliveries = [], []
+        failures, batch.hooks, batch.deliveries, batch.failures = batch.failures, [], [], []
+        for failure in failures:
+            try:
+                failure(exc)
+            except Exception:
+                log.exception("telling a mover its batch failed")
         batch.committed.set_result(exc)
         return
     # Emptied before they run: the deliveries hold the moves' outboxes, which
     # hold this batch. Left as a cycle, every pass's moves waited for the
     # cyclic garbage collector, whose collections then stalled the loop for
     # 20-45 ms each (bench/load.py, 200 games at 50 ms).
-    hooks, batch.hooks, batch.deliveries = batch.hooks + batch.deliveries, [], []
+    hooks, batch.hooks, batch.deliveries, batch.failures = batch.hooks + batch.deliveries, [], [], []
     for hook in hooks:
         try:
             hook()

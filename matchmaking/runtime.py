@@ -21,13 +21,13 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from matchmaking import services, spectators
 from matchmaking.db_calls import run_in_db
+from matchmaking.delivery import deliver, single_process
 from matchmaking.group_commit import CommitFailedError
 from matchmaking.models import ServerProcess
 from matchmaking.outbox import Outbox
@@ -39,12 +39,6 @@ _started: asyncio.Event | None = None
 _sweeper: asyncio.Task | None = None
 _start_lock: asyncio.Lock | None = None
 _heart: Heartbeat | None = None
-
-
-def single_process() -> bool:
-    """An in-memory channel layer cannot span processes, so no other process
-    can be serving players: every seat of another process is an orphan."""
-    return isinstance(get_channel_layer(), InMemoryChannelLayer)
 
 
 def alive_process_ids() -> set[str]:
@@ -193,8 +187,6 @@ async def ensure_started() -> None:
     async with _start_lock:
         if _started is not None and _started.is_set():
             return
-        from matchmaking.delivery import deliver
-
         outbox = await run_in_db(startup_sync)
         await deliver(outbox)
         if not single_process():
@@ -206,8 +198,6 @@ async def ensure_started() -> None:
 
 
 async def _sweep_forever() -> None:
-    from matchmaking.delivery import deliver
-
     interval = settings.HEX_SWEEP_INTERVAL
     beats_every = max(1, round(settings.HEX_HEARTBEAT_INTERVAL / interval))
     tick = 0

@@ -111,6 +111,28 @@ def test_a_failed_commit_tells_the_movers_loses_nothing_else_and_play_goes_on(mo
     run(scenario())
 
 
+def test_a_reply_sent_right_after_a_move_comes_after_its_broadcast(monkeypatch):
+    """The move's handler returns before its commit (the commit delivers
+    it); a ping the client sent right behind the move must still be
+    answered after the move, as the reference answers messages in order."""
+    opened = watch_batches(monkeypatch)
+
+    async def scenario() -> None:
+        red, blue, start = await pair(7)
+        (mover, waiter), = first_movers((red, blue, start))
+        opened.clear()
+        await mover.move(2, 2)
+        await mover.send("ping")
+        assert (await mover.recv())["type"] == "move"
+        assert (await mover.recv())["type"] == "pong"
+        await waiter.expect("move")
+        assert [batch.moves for batch in opened] == [1]
+        await red.close()
+        await blue.close()
+
+    run(scenario())
+
+
 def test_any_other_call_commits_the_open_batch_first(monkeypatch):
     opened = watch_batches(monkeypatch)
 
