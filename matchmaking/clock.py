@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.utils import timezone
 
 from games import rules
+from matchmaking.hot_settings import hot
 
 # Bounds of what a client may ask for, in seconds.
 MAX_CONTROL_SECONDS = 86_400
@@ -74,7 +74,7 @@ def _ms(delta: timedelta) -> int:
 
 
 def _max_move() -> timedelta | None:
-    seconds = settings.HEX_MAX_MOVE_SECONDS
+    seconds = hot("HEX_MAX_MOVE_SECONDS")
     return timedelta(seconds=seconds) if seconds else None
 
 

@@ -324,6 +324,15 @@ class LeanConsumerMixin:
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Unlike Channels, no stale-connection check per message: database
         # work goes through ``run_in_db``, which does its own.
+        if message["type"] == "websocket.receive":
+            # Every client message: what ``websocket_receive`` does, without
+            # looking the handler up by name.
+            text = message.get("text")
+            if text is not None:
+                await self.receive(text_data=text)  # type: ignore[attr-defined]
+            else:
+                await self.receive(bytes_data=message.get("bytes"))  # type: ignore[attr-defined]
+            return
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")

@@ -31,6 +31,7 @@ from matchmaking.delivery import (
     watcher_count,
 )
 from matchmaking.group_commit import CommitFailedError
+from matchmaking.hot_settings import hot
 from matchmaking.outbox import Identity, Outbox
 from matchmaking.snapshots import list_slot_snapshots
 
@@ -154,7 +155,7 @@ class GuardedReceiveMixin:
             await self.send(text_data=proto.encode(proto.error(proto.ERR_BINARY)))  # type: ignore[attr-defined]
             return None
         try:
-            return proto.parse_client_message(text_data, settings.HEX_MAX_MESSAGE_CHARS)
+            return proto.parse_client_message(text_data, hot("HEX_MAX_MESSAGE_CHARS"))
         except proto.ProtocolError as exc:
             await self.send(text_data=proto.encode(proto.error(exc.message)))  # type: ignore[attr-defined]
             return None

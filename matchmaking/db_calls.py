@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
 
 from matchmaking import group_commit
+from matchmaking.hot_settings import hot
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -88,7 +89,7 @@ async def run_in_db(func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> 
     7 ms each here, so 140 moves a second). Services need no more than that:
     they already serialise on row locks, as they must across processes.
     """
-    if settings.HEX_DB_INLINE:
+    if hot("HEX_DB_INLINE"):
         return run_inline(func, *args, **kwargs)
     return await asyncio.get_running_loop().run_in_executor(_executor(), _in_thread, func, args, kwargs)
 

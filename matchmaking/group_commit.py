@@ -44,6 +44,8 @@ class Batch:
         self.hooks: list[Callable[[], None]] = []
         # Queue each move's messages, in the order the moves were written (see ``deliver``).
         self.deliveries: list[Callable[[], None]] = []
+        # The moves' ``created_at``, as written (``move_store``).
+        self.created_at: Any = None
         # Told instead when the commit fails (``delivery.deliver_at_commit``).
         self.failures: list[Callable[[BaseException], None]] = []
 
@@ -104,6 +106,11 @@ def joined() -> Iterator[Batch]:
 def raw_connection() -> sqlite3.Connection | None:
     """The SQLite connection to write on when inside ``joined``, else None."""
     return _batch.raw if _call_hooks is not None and _batch is not None else None
+
+
+def open_batch() -> Batch | None:
+    """The batch being written into now (inside ``joined``), else None."""
+    return _batch if _call_hooks is not None else None
 
 
 def on_commit(hook: Callable[[], None]) -> None:

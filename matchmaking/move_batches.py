@@ -29,11 +29,10 @@ import asyncio
 import functools
 import weakref
 
-from django.conf import settings
-
 from matchmaking import services
 from matchmaking.db_calls import database_vendor, run_in_db
 from matchmaking.delivery import deliver
+from matchmaking.hot_settings import hot
 from matchmaking.outbox import Outbox
 
 # Two batches at once, so that one can read while the other commits. One,
@@ -138,7 +137,7 @@ _batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, MoveBatcher] = w
 
 def batches_moves() -> bool:
     """Moves go to the database in batches: on PostgreSQL, on database threads."""
-    return database_vendor() == "postgresql" and not settings.HEX_DB_INLINE
+    return database_vendor() == "postgresql" and not hot("HEX_DB_INLINE")
 
 
 async def apply_move(slot_id: int, seat_id: int, channel: str, q: object, r: object) -> Outbox:

@@ -511,10 +511,10 @@ def record_move(context: MoveContext, player: int, q: int, r: int, position: Pos
     if batch is not None:
         # Its created_at is the moment PostgreSQL inserts it (clock_timestamp()).
         batch.moves.append({"game": context.game_id, "number": number, "player": player,
-                            "kind": Move.Kind.PLACE.value, "q": q, "r": r, "turn": next_turn})
+                            "kind": _PLACE, "q": q, "r": r, "turn": next_turn})
         batch.hooks.append(lambda: _remember(context.game_id, number, position))  # type: ignore[arg-type]
         return
-    move_row = [context.game_id, number, player, Move.Kind.PLACE.value, q, r, _now_param()]
+    move_row = [context.game_id, number, player, _PLACE, q, r, _now_param()]
     game_row = [number, position.text, f"[{q},{r}]", next_turn, context.game_id]
     if database_vendor() == "postgresql":
         _write("insert_move_update_game", move_row + game_row, last=True)
@@ -526,8 +526,22 @@ def record_move(context: MoveContext, player: int, q: int, r: int, position: Pos
     group_commit.on_commit(lambda: _remember(context.game_id, number, position))
 
 
+_PLACE = Move.Kind.PLACE.value
+
+
 def _now_param() -> Any:
-    """Now, as the move's ``created_at`` parameter."""
+    """Now, as the move's ``created_at`` parameter. The moves of one group
+    commit share the moment the first of them was written: one commit
+    stores them all, a few milliseconds apart at most."""
+    batch = group_commit.open_batch()
+    if batch is None:
+        return _now_text()
+    if batch.created_at is None:
+        batch.created_at = _now_text()
+    return batch.created_at
+
+
+def _now_text() -> Any:
     now = timezone.now()
     if database_vendor() == "sqlite" and _sqlite_stores_utc():
         # What Django's adapt_datetimefield_value makes of it, without its
