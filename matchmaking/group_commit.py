@@ -48,12 +48,20 @@ class Batch:
         self.created_at: Any = None
         # Told instead when the commit fails (``delivery.deliver_at_commit``).
         self.failures: list[Callable[[BaseException], None]] = []
+        self.writes = 0  # statements that wrote (``write``)
+        # Why the batch must be rolled back instead of committed (see ``joined``).
+        self.doomed: BaseException | None = None
+
+    def write(self, sql: str, params: Any) -> None:
+        """Run a write of the joined call."""
+        self.raw.execute(sql, params)
+        self.writes += 1
 
 
 # The event loop of the inline call running now (``db_calls.run_inline``), else None.
 loop: asyncio.AbstractEventLoop | None = None
 _batch: Batch | None = None
-_call_hooks: list[Callable[[], None]] | None = None  # the joined call's hooks, until its savepoint is released
+_call_hooks: list[Callable[[], None]] | None = None  # the joined call's hooks, until it returns
 
 
 def joins(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -77,7 +85,16 @@ def enabled() -> bool:
 
 @contextlib.contextmanager
 def joined() -> Iterator[Batch]:
-    """Write inside the open batch (opening one), in a savepoint of its own."""
+    """Write inside the open batch (opening one).
+
+    A call that fails before it wrote anything leaves the batch as it was: a
+    failed SQLite statement undoes itself. One that fails after a write (an
+    I/O error between a move's two statements) dooms the whole batch: it is
+    rolled back at once and its moves reported like a failed commit, so
+    nothing is ever half-written. Each move used to run in a savepoint of its
+    own instead, two more statements on every move for a failure that never
+    comes alone: a disk that refuses one write refuses the commit too.
+    """
     global _batch, _call_hooks
     assert loop is not None and _call_hooks is None
     batch = _batch
@@ -87,17 +104,18 @@ def joined() -> Iterator[Batch]:
         raw.execute("BEGIN IMMEDIATE")
         batch = _batch = Batch(raw, loop)
         loop.call_soon(flush)
-    batch.raw.execute("SAVEPOINT hex_move")
     hooks: list[Callable[[], None]] = []
     _call_hooks = hooks
+    writes = batch.writes
     try:
         yield batch
-    except BaseException:
-        batch.raw.execute("ROLLBACK TO hex_move")
-        batch.raw.execute("RELEASE hex_move")
+    except BaseException as exc:
+        _call_hooks = None
+        if batch.writes != writes:
+            batch.doomed = exc
+            flush()
         raise
     else:
-        batch.raw.execute("RELEASE hex_move")
         batch.hooks.extend(hooks)
     finally:
         _call_hooks = None
@@ -127,19 +145,23 @@ def flush() -> None:
     batch, _batch = _batch, None
     if batch is None:
         return
-    try:
-        batch.raw.execute("COMMIT")
-    except Exception as exc:  # disk full, I/O error: every move of the batch is lost, and told so
-        log.error("committing %d moves failed (%s: %s)", len(batch.hooks), type(exc).__name__, exc)
+    failure = batch.doomed
+    if failure is None:
+        try:
+            batch.raw.execute("COMMIT")
+        except Exception as exc:  # disk full, I/O error: every move of the batch is lost, and told so
+            failure = exc
+    if failure is not None:
+        log.error("committing %d moves failed (%s: %s)", len(batch.hooks), type(failure).__name__, failure)
         with contextlib.suppress(Exception):
             batch.raw.execute("ROLLBACK")
-        failures, batch.hooks, batch.deliveries, batch.failures = batch.failures, [], [], []
-        for failure in failures:
+        told, batch.hooks, batch.deliveries, batch.failures = batch.failures, [], [], []
+        for tell in told:
             try:
-                failure(exc)
+                tell(failure)
             except Exception:
                 log.exception("telling a mover its batch failed")
-        batch.committed.set_result(exc)
+        batch.committed.set_result(failure)
         return
     # Emptied before they run: the deliveries hold the moves' outboxes, which
     # hold this batch. Left as a cycle, every pass's moves waited for the

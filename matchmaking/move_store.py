@@ -368,9 +368,9 @@ def _rows(name: str, params: list[Any]) -> list[tuple[Any, ...]]:
 def _write(name: str, params: list[Any], last: bool = False) -> None:
     """Run a write; ``last``: the move's final statement (it commits a
     ``postgres_move``)."""
-    raw = group_commit.raw_connection()
-    if raw is not None:
-        raw.execute(_raw_sql(name), params)
+    batch = group_commit.open_batch()
+    if batch is not None:
+        batch.write(_raw_sql(name), params)
         return
     move = getattr(_postgres_moves, "current", None)
     if move is not None and move.begun:

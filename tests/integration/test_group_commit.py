@@ -111,6 +111,55 @@ def test_a_failed_commit_tells_the_movers_loses_nothing_else_and_play_goes_on(mo
     run(scenario())
 
 
+class FailingSecondUpdate:
+    """A raw connection whose second game update fails (an I/O error between
+    a move's two statements)."""
+
+    def __init__(self, raw: sqlite3.Connection) -> None:
+        self.raw = raw
+        self.updates = 0
+
+    def execute(self, sql: str, *params):
+        if sql.startswith("UPDATE games_game"):
+            self.updates += 1
+            if self.updates == 2:
+                raise sqlite3.OperationalError("disk I/O error")
+        return self.raw.execute(sql, *params)
+
+
+def test_a_move_failing_half_way_rolls_its_whole_batch_back(monkeypatch):
+    """No savepoint per move: a move that fails after writing its first
+    statement dooms the batch, which is rolled back at once. Every mover of
+    it hears of the failure, nothing is stored, and play goes on."""
+    init = group_commit.Batch.__init__
+
+    def failing_init(self, raw, loop):
+        init(self, FailingSecondUpdate(raw), loop)
+
+    async def scenario() -> None:
+        games = [await pair(7), await pair(7)]
+        (mover_a, waiter_a), (mover_b, waiter_b) = first_movers(*games)
+        with monkeypatch.context() as patch:
+            patch.setattr(group_commit.Batch, "__init__", failing_init)
+            await mover_a.move(0, 0)
+            await mover_b.move(1, 1)  # one pass, one batch: its second move fails half-way
+            await mover_a.expect_error("Server is busy; try again")
+            await mover_b.expect_error("Server is busy; try again")
+        await waiter_a.silent()
+        await waiter_b.silent()
+        assert await db(lambda: Move.objects.count()) == 0
+
+        await mover_b.move(1, 1)
+        assert (await waiter_b.expect("move"))["q"] == 1
+        await mover_b.expect("move")
+        assert await db(lambda: [(m.q, m.r, m.number) for m in Move.objects.all()]) == [(1, 1, 1)]
+        for red, blue, _ in games:
+            await red.close()
+            await blue.close()
+
+    run(scenario())
+
+
 def test_a_reply_sent_right_after_a_move_comes_after_its_broadcast(monkeypatch):
     """The move's handler returns before its commit (the commit delivers
     it); a ping the client sent right behind the move must still be
