@@ -294,7 +294,7 @@ def _finish_game(slot: Slot, seats: dict[int, Seat], series: Series, game: Game,
     series_winner = rules.series_winner(series.player_1_wins, series.player_2_wins, series.series_length)
     if series_winner is None:
         series.current_game_number = game.number + 1
-    row_sql.update(series)
+    row_sql.update(series, ["player_1_wins", "player_2_wins", "current_game_number"])
     _broadcast(outbox, slot, seats, proto.message(
         "series_update",
         player_1_wins=series.player_1_wins,
@@ -314,7 +314,7 @@ def _finish_game(slot: Slot, seats: dict[int, Seat], series: Series, game: Game,
     series.completed_at = now
     series.final_board = game.board
     series.final_snapshot = slot_snapshot(slot, seats, series, game)
-    row_sql.update(series)
+    row_sql.update(series, ["winner", "status", "completed_at", "final_board", "final_snapshot"])
     row_sql.update(slot, ["updated_at"])
     _broadcast(outbox, slot, seats, proto.message(
         "series_over",
@@ -761,13 +761,20 @@ def _apply_move_orm(slot_id: int, seat_id: int, channel: str, echo_q: object, ec
     reason = _slot_refusal(slot, seats)
     game = slot.game
     if reason is None:
-        board = rules.Board.from_rows(game.board)
-        reason = rules.check_move(board, seat.player, game.current_turn, q, r)
+        # A winning move the plain-SQL path already checked and placed, in this
+        # very state of the game: its board need not be rebuilt.
+        board = move_store.won_board(game, seat.player, q, r)
+        if board is not None:
+            winner = board.winner
+        else:
+            board = rules.Board.from_rows(game.board)
+            reason = rules.check_move(board, seat.player, game.current_turn, q, r)
+            if reason is None:
+                winner = board.place(seat.player, q, r)
     if reason is not None:
         outbox.send(channel, proto.move_rejected(reason))
         return outbox
 
-    winner = board.place(seat.player, q, r)
     game.move_count += 1
     game.board = board.rows()
     game.last_move = [q, r]
