@@ -30,7 +30,7 @@ class Slot(models.Model):
         FULL = "full", "full"
 
     id = models.PositiveIntegerField(primary_key=True)
-    state = models.CharField(max_length=8, choices=State.choices, default=State.EMPTY, db_index=True)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.EMPTY)
     board_size = models.PositiveSmallIntegerField(null=True, blank=True)
     series_length = models.PositiveSmallIntegerField(null=True, blank=True)
     first_player = models.SmallIntegerField(default=rules.RED)
@@ -43,6 +43,10 @@ class Slot(models.Model):
 
     class Meta:
         ordering = ["id"]
+        # Matchmaking takes the lowest slot in a state: one index seek. With
+        # an index on the state alone, SQLite read every empty slot and sorted
+        # them (600 us per matchmake with 5,000 slots).
+        indexes = [models.Index(fields=["state", "id"], name="slot_state_id")]
 
     def __str__(self) -> str:
         return f"Slot {self.id} ({self.state})"

@@ -100,3 +100,18 @@ def test_identity_reserved_ignores_case_and_revoked_tokens():
     assert row_sql.identity_reserved("hexy", "ALICE")
     assert not row_sql.identity_reserved("hexy", "alic%")
     assert not row_sql.identity_reserved("old", "bob")
+
+
+def test_the_lowest_empty_slot_is_one_index_seek_however_many_slots_are_empty():
+    """With an index on the state alone, SQLite read every empty slot and
+    sorted them to find the lowest: each matchmake cost O(slots)."""
+    from django.db import connection
+
+    Slot.objects.bulk_create([Slot(id=i, state=Slot.State.FULL if i <= 3 else Slot.State.EMPTY)
+                              for i in range(1, 2001)])
+    assert row_sql.empty_slot(2000).id == 4
+    sql = f"SELECT s.id FROM {Slot._meta.db_table} s WHERE s.id <= %s AND s.state = %s ORDER BY s.id LIMIT 1"
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + sql, [2000, Slot.State.EMPTY.value])
+        plan = " ".join(str(row) for row in cursor.fetchall())
+    assert "slot_state_id" in plan and "TEMP B-TREE" not in plan, plan
