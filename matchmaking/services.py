@@ -269,17 +269,20 @@ def _begin_series(slot: Slot, seats: dict[int, Seat], outbox: Outbox) -> None:
 
 
 def _finish_game(slot: Slot, seats: dict[int, Seat], series: Series, game: Game, winner: int, reason: str,
-                 outbox: Outbox) -> None:
+                 outbox: Outbox, changed: Sequence[str] = ()) -> None:
     """Score a finished game and start the next one or end the series.
 
     Shared by connected-sides wins and resignations so both count the same.
+    ``changed``: fields of ``game`` the caller changed and left to be written
+    with the result, in the same statement.
     """
     now = clock.now()
     game.winner = winner
     game.end_reason = reason
     game.finished_at = now
     game.turn_started_at = game.turn_deadline = None
-    row_sql.update(game, ["winner", "end_reason", "finished_at", "turn_started_at", "turn_deadline"])
+    row_sql.update(game, list(dict.fromkeys(
+        ["winner", "end_reason", "finished_at", "turn_started_at", "turn_deadline", *changed])))
     _broadcast(outbox, slot, seats, proto.game_over(winner, reason))
     if series.rated:
         # Same transaction as the result: a rating never disagrees with the record.
@@ -793,13 +796,14 @@ def _apply_move_orm(slot_id: int, seat_id: int, channel: str, echo_q: object, ec
             clock.start_turn(game, control, next_turn, at)
         fields += _CLOCK_FIELDS
     row_sql.insert(Move(game=game, number=game.move_count, player=seat.player, q=q, r=r))
-    row_sql.update(game, fields)
+    if winner is None:
+        row_sql.update(game, fields)  # else with the result (``_finish_game``)
     outbox.changed_slots.add(slot.id)
     announced = proto.move(seat.player, echo_q, echo_r, next_turn)
     announced["payload"].update(clock_fields(slot.series, game, at_turn_start=True))
     _broadcast(outbox, slot, seats, announced)
     if winner is not None:
-        _finish_game(slot, seats, slot.series, game, winner, Game.EndReason.CONNECTED_SIDES, outbox)
+        _finish_game(slot, seats, slot.series, game, winner, Game.EndReason.CONNECTED_SIDES, outbox, changed=fields)
     return outbox
 
 
