@@ -106,10 +106,11 @@ def deliver_at_commit(outbox: Outbox, failed: Callable[[BaseException], None]) -
 
     Waiting for the commit cost every move a second pass of its connection's
     task up and down the whole handler stack. The commit can do it all when
-    nothing of the delivery awaits: no spectators to tell, no membership
-    change, no live page to repaint, and messages for other processes only
-    through ``process_mail`` (a plain call). If the commit fails, ``failed``
-    is called with the error instead and nothing is sent.
+    no spectator, membership change or live page needs telling: messages for
+    connections elsewhere go through ``process_mail`` (a plain call) or, on
+    any other channel layer, in order from a task of their own. If the
+    commit fails, ``failed`` is called with the error instead and nothing is
+    sent.
     """
     batch = outbox.pending_commit
     if (batch is None or outbox.watch or outbox.membership_changed
