@@ -77,40 +77,6 @@ class FailingCommit:
         return self.raw.execute(sql, *params)
 
 
-def test_a_failed_commit_tells_the_movers_loses_nothing_else_and_play_goes_on(monkeypatch):
-    init = group_commit.Batch.__init__
-
-    def failing_init(self, raw, loop):
-        init(self, FailingCommit(raw), loop)
-
-    async def scenario() -> None:
-        games = [await pair(7), await pair(7)]
-        (mover_a, waiter_a), (mover_b, waiter_b) = first_movers(*games)
-        with monkeypatch.context() as patch:
-            patch.setattr(group_commit.Batch, "__init__", failing_init)
-            await mover_a.move(0, 0)
-            await mover_b.move(1, 1)
-            await mover_a.expect_error("Server is busy; try again")
-            await mover_b.expect_error("Server is busy; try again")
-        await waiter_a.silent()
-        await waiter_b.silent()  # nobody heard of a move that was never stored
-        assert await db(lambda: Move.objects.count()) == 0
-
-        # The positions the failed moves built are forgotten: the same cells are free.
-        await mover_a.move(0, 0)
-        assert (await waiter_a.expect("move"))["q"] == 0
-        await mover_a.expect("move")
-        await mover_b.move(1, 1)
-        assert (await waiter_b.expect("move"))["q"] == 1
-        await mover_b.expect("move")
-        assert await db(lambda: Move.objects.count()) == 2
-        for red, blue, _ in games:
-            await red.close()
-            await blue.close()
-
-    run(scenario())
-
-
 class FailingSecondUpdate:
     """A raw connection whose second game update fails (an I/O error between
     a move's two statements)."""
@@ -127,14 +93,15 @@ class FailingSecondUpdate:
         return self.raw.execute(sql, *params)
 
 
-def test_a_move_failing_half_way_rolls_its_whole_batch_back(monkeypatch):
-    """No savepoint per move: a move that fails after writing its first
-    statement dooms the batch, which is rolled back at once. Every mover of
-    it hears of the failure, nothing is stored, and play goes on."""
+@pytest.mark.parametrize("failing", [FailingCommit, FailingSecondUpdate], ids=["commit", "second-move-half-way"])
+def test_a_failed_batch_tells_its_movers_loses_nothing_else_and_play_goes_on(monkeypatch, failing):
+    """A commit that fails, or a move that fails between its two writes (no
+    savepoint per move: that dooms its batch, rolled back at once): every
+    mover of the batch hears of it, nothing of it is stored, and play goes on."""
     init = group_commit.Batch.__init__
 
     def failing_init(self, raw, loop):
-        init(self, FailingSecondUpdate(raw), loop)
+        init(self, failing(raw), loop)
 
     async def scenario() -> None:
         games = [await pair(7), await pair(7)]
@@ -142,17 +109,21 @@ def test_a_move_failing_half_way_rolls_its_whole_batch_back(monkeypatch):
         with monkeypatch.context() as patch:
             patch.setattr(group_commit.Batch, "__init__", failing_init)
             await mover_a.move(0, 0)
-            await mover_b.move(1, 1)  # one pass, one batch: its second move fails half-way
+            await mover_b.move(1, 1)  # one pass, one batch
             await mover_a.expect_error("Server is busy; try again")
             await mover_b.expect_error("Server is busy; try again")
         await waiter_a.silent()
-        await waiter_b.silent()
+        await waiter_b.silent()  # nobody heard of a move that was never stored
         assert await db(lambda: Move.objects.count()) == 0
 
+        # The positions the failed moves built are forgotten: the same cells are free.
+        await mover_a.move(0, 0)
+        assert (await waiter_a.expect("move"))["q"] == 0
+        await mover_a.expect("move")
         await mover_b.move(1, 1)
         assert (await waiter_b.expect("move"))["q"] == 1
         await mover_b.expect("move")
-        assert await db(lambda: [(m.q, m.r, m.number) for m in Move.objects.all()]) == [(1, 1, 1)]
+        assert await db(lambda: sorted((m.q, m.r, m.number) for m in Move.objects.all())) == [(0, 0, 1), (1, 1, 1)]
         for red, blue, _ in games:
             await red.close()
             await blue.close()
