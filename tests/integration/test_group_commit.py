@@ -22,6 +22,16 @@ def first_movers(*games):
     return [(red, blue) if start["first_turn"] == RED else (blue, red) for red, blue, start in games]
 
 
+async def first_move_played(opened: list[group_commit.Batch]):
+    """A new game whose first mover has just sent (2, 2), the batches
+    ``opened`` before it forgotten: (red, blue, mover, waiter)."""
+    red, blue, start = await pair(7)
+    (mover, waiter), = first_movers((red, blue, start))
+    opened.clear()
+    await mover.move(2, 2)
+    return red, blue, mover, waiter
+
+
 def watch_batches(monkeypatch) -> list[group_commit.Batch]:
     """Every batch opened from now on; each gets ``moves``: how many moves it
     held when it was committed."""
@@ -138,10 +148,7 @@ def test_a_reply_sent_right_after_a_move_comes_after_its_broadcast(monkeypatch):
     opened = watch_batches(monkeypatch)
 
     async def scenario() -> None:
-        red, blue, start = await pair(7)
-        (mover, waiter), = first_movers((red, blue, start))
-        opened.clear()
-        await mover.move(2, 2)
+        red, blue, mover, waiter = await first_move_played(opened)
         await mover.send("ping")
         assert (await mover.recv())["type"] == "move"
         assert (await mover.recv())["type"] == "pong"
@@ -157,10 +164,7 @@ def test_any_other_call_commits_the_open_batch_first(monkeypatch):
     opened = watch_batches(monkeypatch)
 
     async def scenario() -> None:
-        red, blue, start = await pair(7)
-        (mover, waiter), = first_movers((red, blue, start))
-        opened.clear()
-        await mover.move(2, 2)
+        red, blue, mover, waiter = await first_move_played(opened)
         await waiter.send("resign")  # same pass: resigning must see (and keep) the move
         await mover.expect("move")
         await waiter.expect("move")
