@@ -318,8 +318,12 @@ class LeanConsumerMixin:
         self.accept_event(event)
 
     async def _handle(self, message: dict[str, Any]) -> None:
-        async with self._turn:
+        turn = self._turn
+        await turn.acquire()  # not ``async with``: one coroutine fewer per message
+        try:
             await self.dispatch(message)
+        finally:
+            turn.release()
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Unlike Channels, no stale-connection check per message: database

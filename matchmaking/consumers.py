@@ -137,19 +137,19 @@ class GuardedReceiveMixin:
 
     flood_guard: FloodGuard
 
-    async def flooded(self) -> bool:
-        """True (and the client told or closed) when this message must be dropped."""
-        admit, tell, close = self.flood_guard.verdict()
+    async def refuse_flood(self, tell: bool, close: bool) -> None:
+        """Drop a message over the budget: tell the client, or close it."""
         if tell:
             await self.send(text_data=proto.encode(proto.error(proto.ERR_RATE_LIMITED)))  # type: ignore[attr-defined]
         if close:
             await self.close(code=proto.CLOSE_POLICY)  # type: ignore[attr-defined]
-        return not admit
 
     async def read_message(self, text_data: str | None) -> tuple[str, dict[str, Any]] | None:
         """The client message as ``(type, payload)``, or None once the client has
         been answered: flooding, a binary frame, or a message that does not parse."""
-        if await self.flooded():
+        admit, tell, close = self.flood_guard.verdict()
+        if not admit:
+            await self.refuse_flood(tell, close)
             return None
         if text_data is None:
             await self.send(text_data=proto.encode(proto.error(proto.ERR_BINARY)))  # type: ignore[attr-defined]

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import weakref
+from collections.abc import Awaitable
 
 from matchmaking import services
 from matchmaking.db_calls import database_vendor, run_in_db
@@ -140,13 +141,15 @@ def batches_moves() -> bool:
     return database_vendor() == "postgresql" and not hot("HEX_DB_INLINE")
 
 
-async def apply_move(slot_id: int, seat_id: int, channel: str, q: object, r: object) -> Outbox:
+def apply_move(slot_id: int, seat_id: int, channel: str, q: object, r: object) -> Awaitable[Outbox]:
     """``services.apply_move``, run where this server does its database work,
-    in a batch with other moves where it batches them."""
+    in a batch with other moves where it batches them. (A plain function
+    returning the call to await: a coroutine of its own would add a frame to
+    every move.)"""
     if batches_moves():
         loop = asyncio.get_running_loop()
         batcher = _batchers.get(loop)
         if batcher is None:
             batcher = _batchers[loop] = MoveBatcher()
-        return await batcher.apply_move(slot_id, seat_id, channel, q, r)
-    return await run_in_db(services.apply_move, slot_id, seat_id, channel, q, r)
+        return batcher.apply_move(slot_id, seat_id, channel, q, r)
+    return run_in_db(services.apply_move, slot_id, seat_id, channel, q, r)
