@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -78,12 +78,9 @@ async def deliver(outbox: Outbox) -> None:
             await _tell_spectators(outbox, encoded)
         remote = _post_local(outbox, encoded)
     if remote:
-        layer = get_channel_layer()
-        for channel, event in remote:
-            if process_mail.handles(layer):
-                process_mail.send(layer, channel, event)
-            else:
-                await _send_remote(channel, event)
+        sending = _post_remote(remote)
+        if sending is not None:
+            await sending
     if outbox.membership_changed:
         await _refresh_spectators(outbox)
         if not single_process():
@@ -119,17 +116,25 @@ def deliver_at_commit(outbox: Outbox, failed: Callable[[BaseException], None]) -
 
     def at_commit() -> None:
         remote = _post_local(outbox, {})
-        if remote:
-            layer = get_channel_layer()
-            if process_mail.handles(layer):
-                for channel, event in remote:
-                    process_mail.send(layer, channel, event)
-            else:
-                asyncio.get_running_loop().create_task(_send_all_remote(remote))
+        sending = _post_remote(remote) if remote else None
+        if sending is not None:
+            asyncio.get_running_loop().create_task(sending)
 
     batch.deliveries.append(at_commit)
     batch.failures.append(failed)
     return True
+
+
+def _post_remote(remote: list[tuple[str, dict[str, Any]]]) -> Coroutine[Any, Any, None] | None:
+    """Hand the events for connections of other processes to ``process_mail``
+    (a plain call); on any other channel layer, return the coroutine that
+    sends them, in order."""
+    layer = get_channel_layer()
+    if process_mail.handles(layer):
+        for channel, event in remote:
+            process_mail.send(layer, channel, event)
+        return None
+    return _send_all_remote(remote)
 
 
 async def _send_all_remote(remote: list[tuple[str, dict[str, Any]]]) -> None:

@@ -121,11 +121,6 @@ def joined() -> Iterator[Batch]:
         _call_hooks = None
 
 
-def raw_connection() -> sqlite3.Connection | None:
-    """The SQLite connection to write on when inside ``joined``, else None."""
-    return _batch.raw if _call_hooks is not None and _batch is not None else None
-
-
 def open_batch() -> Batch | None:
     """The batch being written into now (inside ``joined``), else None."""
     return _batch if _call_hooks is not None else None

@@ -347,9 +347,9 @@ def _batch() -> PostgresBatch | None:
 
 
 def _rows(name: str, params: list[Any]) -> list[tuple[Any, ...]]:
-    raw = group_commit.raw_connection()
-    if raw is not None:
-        return raw.execute(_raw_sql(name), params).fetchall()
+    batch = group_commit.open_batch()
+    if batch is not None:
+        return batch.raw.execute(_raw_sql(name), params).fetchall()
     move = getattr(_postgres_moves, "current", None)
     if move is not None:
         with move.raw.cursor() as cursor:
