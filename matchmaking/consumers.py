@@ -167,11 +167,12 @@ async def leave(service: Callable[..., Outbox], *args: Any) -> None:
     the database is back."""
     try:
         outbox = await run_in_db(service, *args)
+        # In a group commit, nothing is delivered before the commit, and a
+        # failed commit lost the leave: it is recorded later like the others.
+        await deliver(outbox)
     except (DatabaseError, CommitFailedError):
         log.warning("database unavailable: %s%r recorded when it returns", service.__name__, args)
         runtime.record_leave_later(service, *args)
-        return
-    await deliver(outbox)
 
 
 class SeatConsumer(GuardedReceiveMixin, LeanConsumerMixin, AsyncWebsocketConsumer):

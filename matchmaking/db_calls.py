@@ -57,14 +57,15 @@ def run_inline(func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     Django's guard against synchronous queries in async code has nothing to
     refuse. ``func`` never awaits, so no other coroutine can run meanwhile.
 
-    Moves are committed in groups (``matchmaking.group_commit``); any other
-    call commits the open group first.
+    Moves and leaves are committed in groups (``matchmaking.group_commit``);
+    any other call commits the open group first.
     """
     loop = asyncio._get_running_loop()
-    if not group_commit.joinable(func):
+    joinable = group_commit.joinable(func)
+    if not joinable:
         group_commit.flush()  # it sees (and may lock) what the moves so far wrote
     asyncio._set_running_loop(None)
-    group_commit.loop = loop
+    group_commit.loop = loop if joinable else None  # only a joinable call may write into a batch
     try:
         return func(*args, **kwargs)
     finally:

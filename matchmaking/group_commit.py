@@ -8,16 +8,19 @@ one pass of the loop are written in one transaction instead:
 
 - the first ordinary move of a pass opens it (``BEGIN IMMEDIATE`` on the raw
   connection) and schedules ``flush`` for the end of the pass;
-- each move runs in its own savepoint, so a move that fails takes nothing of
-  the others with it;
+- a move that fails before writing takes nothing of the others with it; one
+  that fails after a write dooms the batch (see ``joined``);
 - ``flush`` commits, runs the moves' commit hooks, queues their messages
   (``Batch.deliveries``, in the order the moves were written) and resolves
   ``Batch.committed``. Nothing of a move is sent before that
   (``Outbox.pending_commit``), so a broadcast move is a committed move, as
   before. If the commit fails, ``Batch.failures`` tell the movers instead.
 
-Any other database call first flushes the open batch (``run_in_db``), so the
-rest of the code only ever sees Django's usual autocommit connection.
+A game end (or a clocked move) and a leave join the batch too, through the
+same ``joined``: they open no ``atomic`` block, and committing the batch
+first and then themselves cost two commits each. Any other database call
+first flushes the open batch (``run_in_db``), so the rest of the code only
+ever sees Django's usual autocommit connection.
 """
 
 from __future__ import annotations
@@ -48,17 +51,15 @@ class Batch:
         self.created_at: Any = None
         # Told instead when the commit fails (``delivery.deliver_at_commit``).
         self.failures: list[Callable[[BaseException], None]] = []
-        self.writes = 0  # statements that wrote (``write``)
         # Why the batch must be rolled back instead of committed (see ``joined``).
         self.doomed: BaseException | None = None
 
     def write(self, sql: str, params: Any) -> None:
         """Run a write of the joined call."""
         self.raw.execute(sql, params)
-        self.writes += 1
 
 
-# The event loop of the inline call running now (``db_calls.run_inline``), else None.
+# The event loop of the joinable inline call running now (``db_calls.run_inline``), else None.
 loop: asyncio.AbstractEventLoop | None = None
 _batch: Batch | None = None
 _call_hooks: list[Callable[[], None]] | None = None  # the joined call's hooks, until it returns
@@ -76,7 +77,10 @@ def joinable(func: Callable[..., Any]) -> bool:
 
 
 def enabled() -> bool:
-    """True inside an inline call on SQLite: the only place a batch may be used."""
+    """True inside a joinable inline call on SQLite: the only place a batch
+    may be used. (Not in any other call, even one that runs a joinable
+    service itself: it may hold an ``atomic`` block of its own, or merge the
+    service's outbox into one delivered without waiting for a commit.)"""
     if loop is None:
         return False
     db = connections[DEFAULT_DB_ALIAS]
@@ -94,6 +98,10 @@ def joined() -> Iterator[Batch]:
     nothing is ever half-written. Each move used to run in a savepoint of its
     own instead, two more statements on every move for a failure that never
     comes alone: a disk that refuses one write refuses the commit too.
+
+    Whether the call wrote is SQLite's own count of changed rows, so it
+    covers every statement of the call: the batch's, ``row_sql``'s and the
+    ORM's run on the same connection, inside the same transaction.
     """
     global _batch, _call_hooks
     assert loop is not None and _call_hooks is None
@@ -104,14 +112,14 @@ def joined() -> Iterator[Batch]:
         raw.execute("BEGIN IMMEDIATE")
         batch = _batch = Batch(raw, loop)
         loop.call_soon(flush)
+    changes = batch.raw.total_changes
     hooks: list[Callable[[], None]] = []
     _call_hooks = hooks
-    writes = batch.writes
     try:
         yield batch
     except BaseException as exc:
         _call_hooks = None
-        if batch.writes != writes:
+        if batch.raw.total_changes != changes:
             batch.doomed = exc
             flush()
         raise

@@ -595,7 +595,11 @@ def apply_move(slot_id: int, seat_id: int, channel: str, q: object, r: object) -
     on PostgreSQL its transaction takes two round trips
     (``move_store.postgres_move``).
     A move that ends its game, or any move of a game with a clock, goes on
-    through the ORM in a transaction of its own.
+    through the ORM path: in the same group commit on SQLite, in a
+    transaction of its own on PostgreSQL. (That path opens no ``atomic``
+    block, which a batch could not hold: its statements go through
+    ``row_sql``, and a rated game's rating rows through the ORM, all on the
+    batch's connection and inside its transaction.)
     """
     if not _coordinates_are_ints(q, r):
         outbox = Outbox()
@@ -612,10 +616,14 @@ def apply_move(slot_id: int, seat_id: int, channel: str, q: object, r: object) -
         return _apply_move_in_transaction(*move)
     with fast_transaction as batch:
         outbox = _ordinary_move(*move)
+    if outbox is None and batch is not None:
+        # A game end (or a clock) joins the group commit too: committing the
+        # batch first and then itself cost two more commits per game end.
+        with group_commit.joined() as batch:
+            outbox = _apply_move_orm(*move)
     if outbox is not None:
         outbox.pending_commit = batch  # None on PostgreSQL: already committed
         return outbox
-    group_commit.flush()  # the ORM path needs the connection to itself
     return _apply_move_in_transaction(*move, maybe_ordinary=False)
 
 
@@ -975,11 +983,26 @@ def keep_slot(slot_id: int, seat_id: int, channel: str) -> Outbox:
 # -- leaving and expiry -------------------------------------------------------------------------
 
 
-@transaction.atomic
+@group_commit.joins
 def disconnect_seat(slot_id: int, seat_id: int, channel: str) -> Outbox:
     """A seat's connection closed: hold the seat for the reconnect window and
     tell the opponent; free the slot at once when a finished series has
-    nobody left."""
+    nobody left.
+
+    Inline on SQLite it joins the group commit like a move (every finished
+    series ends with two leaves, each of which cost two commits of its own
+    when it committed the batch first); else it is a transaction of its own.
+    """
+    if group_commit.enabled():
+        with group_commit.joined() as batch:
+            outbox = _disconnect_seat(slot_id, seat_id, channel)
+        outbox.pending_commit = batch
+        return outbox
+    with transaction.atomic():
+        return _disconnect_seat(slot_id, seat_id, channel)
+
+
+def _disconnect_seat(slot_id: int, seat_id: int, channel: str) -> Outbox:
     outbox = Outbox()
     slot = row_sql.locked_slot(slot_id)
     if slot is None:

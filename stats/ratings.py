@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from openskill.models import PlackettLuce
 
 from games import rules
@@ -32,14 +32,21 @@ def conservative(mu: float, sigma: float) -> float:
 
 def _locked_rating(model_name: str, username: str, board_size: int) -> Rating:
     """The identity's rating row, locked; created at the initial rating on its
-    first game. get_or_create inserts in a savepoint and re-reads on a unique
-    violation, so two games of a newcomer ending at once cannot fail the
-    game-ending transaction."""
-    rating, _ = Rating.objects.select_for_update().get_or_create(
-        model_name=model_name, username=username, board_size=board_size,
-        defaults={"mu": MODEL.mu, "sigma": MODEL.sigma, "conservative": conservative(MODEL.mu, MODEL.sigma)},
-    )
-    return rating
+    first game.
+
+    On PostgreSQL get_or_create inserts in a savepoint and re-reads on a
+    unique violation, so two games of a newcomer ending at once cannot fail
+    the game-ending transaction. SQLite serialises writers, so nobody can
+    insert the row meanwhile, and a game end may run inside a group commit
+    (``matchmaking.group_commit``), where no savepoint can be opened: there
+    the row is read, or inserted, plainly.
+    """
+    identity = {"model_name": model_name, "username": username, "board_size": board_size}
+    defaults = {"mu": MODEL.mu, "sigma": MODEL.sigma, "conservative": conservative(MODEL.mu, MODEL.sigma)}
+    rows = Rating.objects.select_for_update()
+    if connection.vendor != "sqlite":
+        return rows.get_or_create(**identity, defaults=defaults)[0]
+    return rows.filter(**identity).first() or Rating.objects.create(**identity, **defaults)
 
 
 def update_pair(winner: Rating, loser: Rating) -> None:

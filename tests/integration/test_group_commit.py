@@ -9,10 +9,12 @@ import sqlite3
 import weakref
 
 import pytest
+from django.db import OperationalError
 
-from games.models import Move
-from matchmaking import group_commit
-from tests.integration.helpers import RED, db, pair, run
+from games.models import Game, Move, Series
+from matchmaking import group_commit, row_sql, runtime
+from matchmaking.models import Seat
+from tests.integration.helpers import RED, both_get, db, pair, play, run, winning_moves
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,11 +77,18 @@ def test_moves_of_two_games_in_one_pass_share_one_commit_and_are_all_stored(monk
     run(scenario())
 
 
-class FailingCommit:
-    """A raw connection whose COMMIT fails (a full disk, say)."""
+class WrappedConnection:
+    """A raw connection, as the batch uses it, with a fault injected in ``execute``."""
 
     def __init__(self, raw: sqlite3.Connection) -> None:
         self.raw = raw
+
+    def __getattr__(self, name: str):
+        return getattr(self.raw, name)
+
+
+class FailingCommit(WrappedConnection):
+    """A raw connection whose COMMIT fails (a full disk, say)."""
 
     def execute(self, sql: str, *params):
         if sql == "COMMIT":
@@ -87,12 +96,12 @@ class FailingCommit:
         return self.raw.execute(sql, *params)
 
 
-class FailingSecondUpdate:
+class FailingSecondUpdate(WrappedConnection):
     """A raw connection whose second game update fails (an I/O error between
     a move's two statements)."""
 
     def __init__(self, raw: sqlite3.Connection) -> None:
-        self.raw = raw
+        super().__init__(raw)
         self.updates = 0
 
     def execute(self, sql: str, *params):
@@ -139,6 +148,162 @@ def test_a_failed_batch_tells_its_movers_loses_nothing_else_and_play_goes_on(mon
             await blue.close()
 
     run(scenario())
+
+
+async def a_win_and_a_move_in_one_pass():
+    """Game A one move from red's win, and a new game B; then, in one pass,
+    B's first move and A's winning move: (A's winner, A's loser, B's mover,
+    B's waiter, the winning move, the sockets to close)."""
+    red_a, blue_a, start_a = await pair(7)
+    moves = winning_moves(7, start_a["first_turn"], RED)
+    await play(red_a, blue_a, moves[:-1])
+    red_b, blue_b, start_b = await pair(7)
+    (mover_b, waiter_b), = first_movers((red_b, blue_b, start_b))
+    return red_a, blue_a, mover_b, waiter_b, moves[-1], (red_a, blue_a, red_b, blue_b)
+
+
+@pytest.fixture
+def commits(monkeypatch):
+    """Every COMMIT run on the batches' connection from the first batch on,
+    Django's own included."""
+    seen: list[str] = []
+    traced = []
+    init = group_commit.Batch.__init__
+
+    def tracing_init(self, raw, loop):
+        init(self, raw, loop)
+        if raw not in traced:
+            raw.set_trace_callback(lambda sql: seen.append(sql) if sql.startswith("COMMIT") else None)
+            traced.append(raw)
+
+    monkeypatch.setattr(group_commit.Batch, "__init__", tracing_init)
+    yield seen
+    for raw in traced:
+        raw.set_trace_callback(None)
+
+
+def test_a_game_end_joins_the_open_batch(monkeypatch, commits):
+    """A winning move is scored inside the pass's batch, with the other
+    games' moves: committing the batch first and then itself cost two more
+    commits per game end."""
+    opened = watch_batches(monkeypatch)
+
+    async def scenario() -> None:
+        winner, loser, mover_b, waiter_b, (_, q, r), sockets = await a_win_and_a_move_in_one_pass()
+        opened.clear()
+        commits.clear()
+        await mover_b.move(3, 3)
+        await winner.move(q, r)  # same pass
+        for ws in (mover_b, waiter_b):
+            assert (await ws.expect("move"))["q"] == 3
+        assert await both_get([winner, loser], "move") == {"player": RED, "q": q, "r": r, "next_turn": None}
+        assert await both_get([winner, loser], "game_over") == {"winner": RED, "reason": "connected_sides"}
+        assert len(opened) == 1 and opened[0].committed.result() is None
+        assert len(commits) == 1  # the pass's one commit
+        assert await db(lambda: Game.objects.filter(winner=RED).count()) == 1
+        assert await db(lambda: Series.objects.filter(player_1_wins=1).count()) == 1
+        for ws in sockets:
+            await ws.close()
+
+    run(scenario())
+
+
+def test_a_game_end_failing_half_way_dooms_its_batch(monkeypatch):
+    """The game end wrote its move and result, then failed scoring the
+    series: the whole batch is rolled back, every mover in it hears of it,
+    and both moves succeed when sent again."""
+    update = row_sql.update
+
+    def failing_update(instance, fields=None):
+        if isinstance(instance, Series):
+            raise OperationalError("disk I/O error")
+        update(instance, fields)
+
+    async def scenario() -> None:
+        winner, loser, mover_b, waiter_b, (_, q, r), sockets = await a_win_and_a_move_in_one_pass()
+        stored_before = await db(lambda: Move.objects.count())
+        with monkeypatch.context() as patch:
+            patch.setattr(row_sql, "update", failing_update)
+            await mover_b.move(3, 3)
+            await winner.move(q, r)  # same pass
+            await mover_b.expect_error("Server is busy; try again")
+            await winner.expect_error("Server is busy; try again")
+        await waiter_b.silent()
+        await loser.silent()
+        assert await db(lambda: Move.objects.count()) == stored_before
+        assert await db(lambda: Game.objects.filter(winner__isnull=False).count()) == 0
+
+        await mover_b.move(3, 3)
+        for ws in (mover_b, waiter_b):
+            assert (await ws.expect("move"))["q"] == 3
+        await winner.move(q, r)
+        await both_get([winner, loser], "move")
+        assert await both_get([winner, loser], "game_over") == {"winner": RED, "reason": "connected_sides"}
+        assert await db(lambda: Move.objects.count()) == stored_before + 2
+        for ws in sockets:
+            await ws.close()
+
+    run(scenario())
+
+
+def test_a_leave_joins_the_open_batch(monkeypatch, commits):
+    """A player leaving in the same pass as another game's move: one commit
+    for both, and the opponent hears of the leave once it is committed."""
+    opened = watch_batches(monkeypatch)
+
+    async def scenario() -> None:
+        red_a, blue_a, start_a = await pair(7)
+        (mover_a, waiter_a), = first_movers((red_a, blue_a, start_a))
+        red_b, blue_b, _ = await pair(7)
+        opened.clear()
+        commits.clear()
+        await mover_a.move(0, 0)
+        await red_b.close()  # same pass
+        for ws in (mover_a, waiter_a):
+            assert (await ws.expect("move"))["q"] == 0
+        assert (await blue_b.expect("opponent_disconnected"))["reason"] == "waiting_for_reconnect"
+        assert len(opened) == 1 and opened[0].committed.result() is None
+        assert len(commits) == 1  # the pass's one commit
+        assert await db(lambda: Seat.objects.filter(connected=False).count()) == 1
+        for ws in (red_a, blue_a, blue_b):
+            await ws.close()
+
+    run(scenario())
+
+
+def test_a_leave_whose_batch_fails_is_recorded_later(monkeypatch):
+    """The leave is lost with its batch's failed commit, so its opponent
+    hears nothing yet; the sweeper records it once the database answers."""
+    init = group_commit.Batch.__init__
+
+    def failing_init(self, raw, loop):
+        init(self, FailingCommit(raw), loop)
+
+    async def scenario() -> None:
+        red_a, blue_a, start_a = await pair(7)
+        (mover_a, waiter_a), = first_movers((red_a, blue_a, start_a))
+        red_b, blue_b, _ = await pair(7)
+        with monkeypatch.context() as patch:
+            patch.setattr(group_commit.Batch, "__init__", failing_init)
+            await mover_a.move(0, 0)
+            await red_b.close()  # same pass
+            await mover_a.expect_error("Server is busy; try again")
+        await blue_b.silent()
+        await waiter_a.silent()
+        assert len(runtime._unrecorded_leaves) == 1
+        assert await db(lambda: Seat.objects.filter(connected=False).count()) == 0
+
+        await db(runtime.record_unrecorded_leaves)
+        assert not runtime._unrecorded_leaves
+        assert await db(lambda: Seat.objects.filter(connected=False).count()) == 1
+        for ws in (red_a, blue_a, blue_b):
+            await ws.close()
+
+    runtime._unrecorded_leaves.clear()
+    try:
+        run(scenario())
+    finally:
+        runtime._unrecorded_leaves.clear()
 
 
 def test_a_reply_sent_right_after_a_move_comes_after_its_broadcast(monkeypatch):
