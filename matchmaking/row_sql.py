@@ -17,11 +17,11 @@ Columns and tables come from ``_meta``, and values pass through the same
 field conversions the ORM applies, so a model change shows up here at once.
 Nothing here sends signals: the arena's models have no receivers.
 
-On SQLite the statements go straight to the driver's connection (``_direct``),
-with Django's error translation around them: Django's cursor wrapper (its
-placeholder rewriting by regular expression, its proxies and checks) cost
-about 15 µs a statement, as much as SQLite running a primary-key lookup,
-and a game end runs ten of them. Whenever Django would do more than that
+The statements go straight to the driver's connection (``_direct``), with
+Django's error translation around them: Django's cursor wrapper (on SQLite
+its placeholder rewriting by regular expression; its proxies and checks)
+cost about 15 µs a statement, as much as SQLite running a primary-key
+lookup, and a game end runs ten of them. Whenever Django would do more than that
 (query logging, execute wrappers, a transaction that must roll back), the
 statement goes through Django's cursor as before.
 """
@@ -104,11 +104,10 @@ def _db() -> BaseDatabaseWrapper:
 
 
 def _direct(db: BaseDatabaseWrapper) -> bool:
-    """A statement may skip Django's cursor wrapper: SQLite, connected, and
-    nothing the wrapper adds is needed (query logging for the debug toolbar
-    and tests, execute wrappers, the refusal to run in a broken transaction)."""
-    return (db.vendor == "sqlite" and db.connection is not None and not db.needs_rollback
-            and not db.execute_wrappers and not db.queries_logged)
+    """A statement may skip Django's cursor wrapper: connected, and nothing
+    the wrapper adds is needed (query logging for the debug toolbar and
+    tests, execute wrappers, the refusal to run in a broken transaction)."""
+    return db.connection is not None and not db.needs_rollback and not db.execute_wrappers and not db.queries_logged
 
 
 @functools.lru_cache(maxsize=256)
@@ -121,8 +120,13 @@ def _execute(sql: str, params: Sequence[Any], read: Callable[[Any], Any]) -> Any
     """Run ``sql`` (``%s`` placeholders) and return ``read(cursor)``."""
     db = _db()
     if _direct(db):
-        with db.wrap_database_errors:
-            return read(db.connection.execute(_qmark(sql), params))
+        if db.vendor == "sqlite":
+            with db.wrap_database_errors:
+                return read(db.connection.execute(_qmark(sql), params))
+        # psycopg: a cursor of the class Django's connection makes (client-side binding, %s placeholders).
+        with db.wrap_database_errors, db.connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return read(cursor)
     with db.cursor() as cursor:
         cursor.execute(sql, params)
         return read(cursor)
