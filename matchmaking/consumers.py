@@ -223,7 +223,11 @@ class SeatConsumer(GuardedReceiveMixin, LeanConsumerMixin, AsyncWebsocketConsume
             await self.refuse(proto.ERR_SERVER_BUSY, 1011)
             return
         self.identity = outbox.identity
-        await deliver(outbox)
+        try:
+            await deliver(outbox)
+        except CommitFailedError:  # the seat was lost with its group commit (the commit logged why)
+            self.identity = None
+            await self.refuse(proto.ERR_SERVER_BUSY, 1011)
 
     async def take_seat(self, query: proto.Query) -> Outbox:  # pragma: no cover - abstract
         raise NotImplementedError

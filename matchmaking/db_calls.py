@@ -57,8 +57,8 @@ def run_inline(func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     Django's guard against synchronous queries in async code has nothing to
     refuse. ``func`` never awaits, so no other coroutine can run meanwhile.
 
-    Moves and leaves are committed in groups (``matchmaking.group_commit``);
-    any other call commits the open group first.
+    Moves, matchmakes and leaves are committed in groups
+    (``matchmaking.group_commit``); any other call commits the open group first.
     """
     loop = asyncio._get_running_loop()
     joinable = group_commit.joinable(func)

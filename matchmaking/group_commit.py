@@ -16,9 +16,9 @@ one pass of the loop are written in one transaction instead:
   (``Outbox.pending_commit``), so a broadcast move is a committed move, as
   before. If the commit fails, ``Batch.failures`` tell the movers instead.
 
-A game end (or a clocked move) and a leave join the batch too, through the
-same ``joined``: they open no ``atomic`` block, and committing the batch
-first and then themselves cost two commits each. Any other database call
+A game end (or a clocked move), a matchmake and a leave join the batch too,
+through the same ``joined``: they open no ``atomic`` block, and committing
+the batch first and then themselves cost two commits each. Any other database call
 first flushes the open batch (``run_in_db``), so the rest of the code only
 ever sees Django's usual autocommit connection.
 """

@@ -413,10 +413,23 @@ def _expire_slot(slot_id: int) -> Outbox:
     return outbox
 
 
+@group_commit.joins
 def matchmake(request: proto.MatchRequest, client_ip: str | None, channel: str, process_id: str) -> Outbox:
     """Seat a /ws/matchmake connection: join the first waiting slot with the
     same board size and series length whose owner is connected, else open the
-    lowest empty slot."""
+    lowest empty slot.
+
+    Inline on SQLite it joins the group commit like a move, unless slots are
+    missing or seats due to expire: those are written in transactions of
+    their own first, so that a refusal of this caller cannot undo them.
+    """
+    if group_commit.enabled():
+        if row_sql.slot_exists(settings.HEX_MAX_SLOTS) and not row_sql.slots_with_expired_seats(clock.now()):
+            with group_commit.joined() as batch:
+                outbox = _seat_matchmaker(request, client_ip, channel, process_id)
+            outbox.pending_commit = batch
+            return outbox
+        group_commit.flush()
     ensure_slots()
     return _after_expiry(expire_due_seats(), lambda: _matchmake(request, client_ip, channel, process_id))
 
@@ -441,6 +454,10 @@ def _lock_matchmaking() -> None:
 
 @transaction.atomic
 def _matchmake(request: proto.MatchRequest, client_ip: str | None, channel: str, process_id: str) -> Outbox:
+    return _seat_matchmaker(request, client_ip, channel, process_id)
+
+
+def _seat_matchmaker(request: proto.MatchRequest, client_ip: str | None, channel: str, process_id: str) -> Outbox:
     outbox = Outbox()
     _lock_matchmaking()
     cap = settings.HEX_MAX_CONNECTIONS_PER_IP

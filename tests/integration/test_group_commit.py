@@ -11,10 +11,13 @@ import weakref
 import pytest
 from django.db import OperationalError
 
+from games import rules
 from games.models import Game, Move, Series
-from matchmaking import group_commit, row_sql, runtime
+from matchmaking import group_commit, row_sql, runtime, services
+from matchmaking import protocol as proto
+from matchmaking.db_calls import run_inline
 from matchmaking.models import Seat
-from tests.integration.helpers import RED, both_get, db, pair, play, run, winning_moves
+from tests.integration.helpers import RED, WS, both_get, db, matchmake_path, pair, play, run, winning_moves
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,6 +32,10 @@ async def first_move_played(opened: list[group_commit.Batch]):
     ``opened`` before it forgotten: (red, blue, mover, waiter)."""
     red, blue, start = await pair(7)
     (mover, waiter), = first_movers((red, blue, start))
+    # Both connections idle: a matchmake's connection finishes its handshake
+    # a pass after its game_start goes out (it waits for the group commit).
+    await mover.alive()
+    await waiter.alive()
     opened.clear()
     await mover.move(2, 2)
     return red, blue, mover, waiter
@@ -304,6 +311,50 @@ def test_a_leave_whose_batch_fails_is_recorded_later(monkeypatch):
         run(scenario())
     finally:
         runtime._unrecorded_leaves.clear()
+
+
+def test_two_matchmakes_of_one_pass_pair_up_in_one_commit(commits):
+    """Matchmakes join the group commit: the second sees the first's
+    uncommitted slot and pairs with it, nobody hears anything before the
+    pass's one commit, and then both are seated in the database."""
+    request = proto.parse_matchmake(proto.Query.parse(b"board_size=7&model_name=bot"))
+
+    async def scenario() -> None:
+        run_inline(services.ensure_slots)  # a missing slot is created in a transaction of its own
+        commits.clear()
+        first = run_inline(services.matchmake, request, "127.0.0.1", "channel-1", runtime.PROCESS_ID)
+        second = run_inline(services.matchmake, request, "127.0.0.1", "channel-2", runtime.PROCESS_ID)
+        batch = first.pending_commit
+        assert batch is not None and second.pending_commit is batch and not batch.committed.done()
+        assert second.identity.slot_id == first.identity.slot_id and second.identity.player == rules.BLUE
+        assert any(m["type"] == "game_start" for m in second.messages["channel-2"])
+        await batch.committed
+        assert batch.committed.result() is None and len(commits) == 1
+        assert await db(lambda: Seat.objects.filter(slot_id=first.identity.slot_id).count()) == 2
+
+    run(scenario())
+
+
+def test_a_matchmake_lost_with_its_batch_is_refused_and_stores_nothing(monkeypatch):
+    """The commit holding a matchmake fails: the client is told "Server is
+    busy" and closed (1011), no seat is stored, and matchmaking works again."""
+    init = group_commit.Batch.__init__
+
+    def failing_init(self, raw, loop):
+        init(self, FailingCommit(raw), loop)
+
+    async def scenario() -> None:
+        with monkeypatch.context() as patch:
+            patch.setattr(group_commit.Batch, "__init__", failing_init)
+            lost = await WS(matchmake_path(7)).connect()
+            await lost.expect_refused("Server is busy; try again", 1011)
+        assert await db(lambda: Seat.objects.count()) == 0
+        red, blue, _ = await pair(7)
+        assert await db(lambda: Seat.objects.count()) == 2
+        await red.close()
+        await blue.close()
+
+    run(scenario())
 
 
 def test_a_reply_sent_right_after_a_move_comes_after_its_broadcast(monkeypatch):
