@@ -17,10 +17,11 @@ one pass of the loop are written in one transaction instead:
   before. If the commit fails, ``Batch.failures`` tell the movers instead.
 
 A game end (or a clocked move), a matchmake and a leave join the batch too,
-through the same ``joined``: they open no ``atomic`` block, and committing
-the batch first and then themselves cost two commits each. Any other database call
-first flushes the open batch (``run_in_db``), so the rest of the code only
-ever sees Django's usual autocommit connection.
+each in a savepoint of its own (``joined(alone=True)``): they open no
+``atomic`` block, and committing the batch first and then themselves cost
+two commits each. Any other database call first flushes the open batch
+(``run_in_db``), so the rest of the code only ever sees Django's usual
+autocommit connection.
 """
 
 from __future__ import annotations
@@ -88,20 +89,23 @@ def enabled() -> bool:
 
 
 @contextlib.contextmanager
-def joined() -> Iterator[Batch]:
+def joined(alone: bool = False) -> Iterator[Batch]:
     """Write inside the open batch (opening one).
 
-    A call that fails before it wrote anything leaves the batch as it was: a
+    A move that fails before it wrote anything leaves the batch as it was: a
     failed SQLite statement undoes itself. One that fails after a write (an
     I/O error between a move's two statements) dooms the whole batch: it is
     rolled back at once and its moves reported like a failed commit, so
     nothing is ever half-written. Each move used to run in a savepoint of its
     own instead, two more statements on every move for a failure that never
     comes alone: a disk that refuses one write refuses the commit too.
+    Whether the move wrote is SQLite's own count of changed rows.
 
-    Whether the call wrote is SQLite's own count of changed rows, so it
-    covers every statement of the call: the batch's, ``row_sql``'s and the
-    ORM's run on the same connection, inside the same transaction.
+    ``alone``: the call runs in a savepoint of its own, and one that fails is
+    undone alone, as if it had had a transaction of its own. For the rarer
+    calls that write several rows and may refuse their caller after writing
+    (a matchmake that found no slot after noting a bot token's use, say);
+    only if the savepoint cannot be rolled back is the batch doomed.
     """
     global _batch, _call_hooks
     assert loop is not None and _call_hooks is None
@@ -113,13 +117,24 @@ def joined() -> Iterator[Batch]:
         batch = _batch = Batch(raw, loop)
         loop.call_soon(flush)
     changes = batch.raw.total_changes
+    if alone:
+        batch.raw.execute("SAVEPOINT joined_call")
     hooks: list[Callable[[], None]] = []
     _call_hooks = hooks
     try:
         yield batch
+        if alone:
+            batch.raw.execute("RELEASE joined_call")
     except BaseException as exc:
         _call_hooks = None
-        if batch.raw.total_changes != changes:
+        if alone:
+            try:
+                batch.raw.execute("ROLLBACK TO joined_call")
+                batch.raw.execute("RELEASE joined_call")
+            except Exception:  # noqa: BLE001 - the batch cannot be trusted any more
+                batch.doomed = exc
+                flush()
+        elif batch.raw.total_changes != changes:
             batch.doomed = exc
             flush()
         raise

@@ -21,7 +21,7 @@ The statements go straight to the driver's connection (``_direct``), with
 Django's error translation around them: Django's cursor wrapper (on SQLite
 its placeholder rewriting by regular expression; its proxies and checks)
 cost about 15 µs a statement, as much as SQLite running a primary-key
-lookup, and a game end runs ten of them. Whenever Django would do more than that
+lookup, and a game end runs ten of them. Whenever Django would do more
 (query logging, execute wrappers, a transaction that must roll back), the
 statement goes through Django's cursor as before.
 """
@@ -53,9 +53,9 @@ class _Reader:
         self.fields = list(model._meta.concrete_fields)
         self.columns = [field.column for field in self.fields]
         self.converters: list[tuple[int, list[Any], Any]] = []
+        db = _db()
         for index, field in enumerate(self.fields):
             column = field.get_col(model._meta.db_table)
-            db = _db()
             found = db.ops.get_db_converters(column) + column.get_db_converters(db)
             if found:
                 self.converters.append((index, found, column))
@@ -216,8 +216,8 @@ def _first_slot(where: Callable[[], str], params: Sequence[Any]) -> Slot | None:
     reader = _reader(Slot)
 
     def build() -> str:
-        return f"SELECT {reader.select_list('s')} FROM {_table(Slot)} s WHERE {where()} ORDER BY s.id LIMIT 1" \
-               f"{_lock_clause()}"
+        return (f"SELECT {reader.select_list('s')} FROM {_table(Slot)} s WHERE {where()} ORDER BY s.id LIMIT 1"
+                f"{_lock_clause()}")
 
     rows = _fetch(_statement(("first_slot", where), build), params)
     return reader.instance(rows[0], _db()) if rows else None  # type: ignore[return-value]

@@ -425,7 +425,7 @@ def matchmake(request: proto.MatchRequest, client_ip: str | None, channel: str, 
     """
     if group_commit.enabled():
         if row_sql.slot_exists(settings.HEX_MAX_SLOTS) and not row_sql.slots_with_expired_seats(clock.now()):
-            with group_commit.joined() as batch:
+            with group_commit.joined(alone=True) as batch:
                 outbox = _seat_matchmaker(request, client_ip, channel, process_id)
             outbox.pending_commit = batch
             return outbox
@@ -636,7 +636,7 @@ def apply_move(slot_id: int, seat_id: int, channel: str, q: object, r: object) -
     if outbox is None and batch is not None:
         # A game end (or a clock) joins the group commit too: committing the
         # batch first and then itself cost two more commits per game end.
-        with group_commit.joined() as batch:
+        with group_commit.joined(alone=True) as batch:
             outbox = _apply_move_orm(*move)
     if outbox is not None:
         outbox.pending_commit = batch  # None on PostgreSQL: already committed
@@ -1011,7 +1011,7 @@ def disconnect_seat(slot_id: int, seat_id: int, channel: str) -> Outbox:
     when it committed the batch first); else it is a transaction of its own.
     """
     if group_commit.enabled():
-        with group_commit.joined() as batch:
+        with group_commit.joined(alone=True) as batch:
             outbox = _disconnect_seat(slot_id, seat_id, channel)
         outbox.pending_commit = batch
         return outbox

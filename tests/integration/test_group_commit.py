@@ -16,7 +16,7 @@ from games.models import Game, Move, Series
 from matchmaking import group_commit, row_sql, runtime, services
 from matchmaking import protocol as proto
 from matchmaking.db_calls import run_inline
-from matchmaking.models import Seat
+from matchmaking.models import BotToken, Seat
 from tests.integration.helpers import RED, WS, both_get, db, matchmake_path, pair, play, run, winning_moves
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -215,10 +215,11 @@ def test_a_game_end_joins_the_open_batch(monkeypatch, commits):
     run(scenario())
 
 
-def test_a_game_end_failing_half_way_dooms_its_batch(monkeypatch):
+def test_a_game_end_failing_half_way_is_undone_alone(monkeypatch):
     """The game end wrote its move and result, then failed scoring the
-    series: the whole batch is rolled back, every mover in it hears of it,
-    and both moves succeed when sent again."""
+    series: it is rolled back to its own savepoint, its player hears "Server
+    is busy", the other game's move of the same batch is committed, and the
+    winning move succeeds when sent again."""
     update = row_sql.update
 
     def failing_update(instance, fields=None):
@@ -233,16 +234,13 @@ def test_a_game_end_failing_half_way_dooms_its_batch(monkeypatch):
             patch.setattr(row_sql, "update", failing_update)
             await mover_b.move(3, 3)
             await winner.move(q, r)  # same pass
-            await mover_b.expect_error("Server is busy; try again")
             await winner.expect_error("Server is busy; try again")
-        await waiter_b.silent()
+            for ws in (mover_b, waiter_b):
+                assert (await ws.expect("move"))["q"] == 3
         await loser.silent()
-        assert await db(lambda: Move.objects.count()) == stored_before
+        assert await db(lambda: Move.objects.count()) == stored_before + 1  # B's move only
         assert await db(lambda: Game.objects.filter(winner__isnull=False).count()) == 0
 
-        await mover_b.move(3, 3)
-        for ws in (mover_b, waiter_b):
-            assert (await ws.expect("move"))["q"] == 3
         await winner.move(q, r)
         await both_get([winner, loser], "move")
         assert await both_get([winner, loser], "game_over") == {"winner": RED, "reason": "connected_sides"}
@@ -331,6 +329,31 @@ def test_two_matchmakes_of_one_pass_pair_up_in_one_commit(commits):
         await batch.committed
         assert batch.committed.result() is None and len(commits) == 1
         assert await db(lambda: Seat.objects.filter(slot_id=first.identity.slot_id).count()) == 2
+
+    run(scenario())
+
+
+def test_a_matchmake_refused_after_writing_is_undone_alone(settings):
+    """A verified bot's matchmake notes its token's use, then finds no slot:
+    only that call is undone (its own savepoint), and the matchmake before it
+    in the same batch is committed."""
+    settings.HEX_MAX_SLOTS = 1
+
+    def request(query: str) -> proto.MatchRequest:
+        return proto.parse_matchmake(proto.Query.parse(query.encode()))
+
+    async def scenario() -> None:
+        run_inline(services.ensure_slots)
+        row, token = await db(lambda: services.issue_bot_token("alice", "bot"))
+        first = run_inline(services.matchmake, request("board_size=7&model_name=other"), "127.0.0.1", "channel-1",
+                           runtime.PROCESS_ID)
+        with pytest.raises(services.ServiceError) as refused:  # board 9: no slot left
+            run_inline(services.matchmake, request(f"board_size=9&model_name=bot&username=alice&bot_token={token}"),
+                       "127.0.0.1", "channel-2", runtime.PROCESS_ID)
+        assert refused.value.message == proto.ERR_NO_SLOT
+        assert await first.pending_commit.committed is None
+        assert await db(lambda: Seat.objects.filter(channel_name="channel-1").count()) == 1
+        assert await db(lambda: BotToken.objects.get(pk=row.pk).last_used_at) is None
 
     run(scenario())
 
