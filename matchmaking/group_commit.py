@@ -55,10 +55,6 @@ class Batch:
         # Why the batch must be rolled back instead of committed (see ``joined``).
         self.doomed: BaseException | None = None
 
-    def write(self, sql: str, params: Any) -> None:
-        """Run a write of the joined call."""
-        self.raw.execute(sql, params)
-
 
 # The event loop of the joinable inline call running now (``db_calls.run_inline``), else None.
 loop: asyncio.AbstractEventLoop | None = None

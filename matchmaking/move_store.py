@@ -370,7 +370,7 @@ def _write(name: str, params: list[Any], last: bool = False) -> None:
     ``postgres_move``)."""
     batch = group_commit.open_batch()
     if batch is not None:
-        batch.write(_raw_sql(name), params)
+        batch.raw.execute(_raw_sql(name), params)
         return
     move = getattr(_postgres_moves, "current", None)
     if move is not None and move.begun:

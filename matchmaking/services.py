@@ -413,6 +413,17 @@ def _expire_slot(slot_id: int) -> Outbox:
     return outbox
 
 
+def _in_group_commit(call: Callable[..., Outbox], *args: Any) -> Outbox:
+    """``call(*args)`` inside the open group commit, in a savepoint of its own
+    (a failure undoes this call alone), answered when the batch commits.
+    Committing the batch first and then itself cost a game end, a matchmake
+    or a leave two more commits."""
+    with group_commit.joined(alone=True) as batch:
+        outbox = call(*args)
+    outbox.pending_commit = batch
+    return outbox
+
+
 @group_commit.joins
 def matchmake(request: proto.MatchRequest, client_ip: str | None, channel: str, process_id: str) -> Outbox:
     """Seat a /ws/matchmake connection: join the first waiting slot with the
@@ -425,10 +436,7 @@ def matchmake(request: proto.MatchRequest, client_ip: str | None, channel: str, 
     """
     if group_commit.enabled():
         if row_sql.slot_exists(settings.HEX_MAX_SLOTS) and not row_sql.slots_with_expired_seats(clock.now()):
-            with group_commit.joined(alone=True) as batch:
-                outbox = _seat_matchmaker(request, client_ip, channel, process_id)
-            outbox.pending_commit = batch
-            return outbox
+            return _in_group_commit(_seat_matchmaker, request, client_ip, channel, process_id)
         group_commit.flush()
     ensure_slots()
     return _after_expiry(expire_due_seats(), lambda: _matchmake(request, client_ip, channel, process_id))
@@ -634,10 +642,7 @@ def apply_move(slot_id: int, seat_id: int, channel: str, q: object, r: object) -
     with fast_transaction as batch:
         outbox = _ordinary_move(*move)
     if outbox is None and batch is not None:
-        # A game end (or a clock) joins the group commit too: committing the
-        # batch first and then itself cost two more commits per game end.
-        with group_commit.joined(alone=True) as batch:
-            outbox = _apply_move_orm(*move)
+        return _in_group_commit(_apply_move_orm, *move)  # a game end, or a move with a clock
     if outbox is not None:
         outbox.pending_commit = batch  # None on PostgreSQL: already committed
         return outbox
@@ -1011,10 +1016,7 @@ def disconnect_seat(slot_id: int, seat_id: int, channel: str) -> Outbox:
     when it committed the batch first); else it is a transaction of its own.
     """
     if group_commit.enabled():
-        with group_commit.joined(alone=True) as batch:
-            outbox = _disconnect_seat(slot_id, seat_id, channel)
-        outbox.pending_commit = batch
-        return outbox
+        return _in_group_commit(_disconnect_seat, slot_id, seat_id, channel)
     with transaction.atomic():
         return _disconnect_seat(slot_id, seat_id, channel)
 
