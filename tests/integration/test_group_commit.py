@@ -119,21 +119,26 @@ class FailingSecondUpdate(WrappedConnection):
         return self.raw.execute(sql, *params)
 
 
-@pytest.mark.parametrize("failing", [FailingCommit, FailingSecondUpdate], ids=["commit", "second-move-half-way"])
-def test_a_failed_batch_tells_its_movers_loses_nothing_else_and_play_goes_on(monkeypatch, failing):
-    """A commit that fails, or a move that fails between its two writes (no
-    savepoint per move: that dooms its batch, rolled back at once): every
-    mover of the batch hears of it, nothing of it is stored, and play goes on."""
+def fail_batches(patch, failing=FailingCommit) -> None:
+    """Every batch opened from now on writes through ``failing``."""
     init = group_commit.Batch.__init__
 
     def failing_init(self, raw, loop):
         init(self, failing(raw), loop)
 
+    patch.setattr(group_commit.Batch, "__init__", failing_init)
+
+
+@pytest.mark.parametrize("failing", [FailingCommit, FailingSecondUpdate], ids=["commit", "second-move-half-way"])
+def test_a_failed_batch_tells_its_movers_loses_nothing_else_and_play_goes_on(monkeypatch, failing):
+    """A commit that fails, or a move that fails between its two writes (no
+    savepoint per move: that dooms its batch, rolled back at once): every
+    mover of the batch hears of it, nothing of it is stored, and play goes on."""
     async def scenario() -> None:
         games = [await pair(7), await pair(7)]
         (mover_a, waiter_a), (mover_b, waiter_b) = first_movers(*games)
         with monkeypatch.context() as patch:
-            patch.setattr(group_commit.Batch, "__init__", failing_init)
+            fail_batches(patch, failing)
             await mover_a.move(0, 0)
             await mover_b.move(1, 1)  # one pass, one batch
             await mover_a.expect_error("Server is busy; try again")
@@ -279,17 +284,12 @@ def test_a_leave_joins_the_open_batch(monkeypatch, commits):
 def test_a_leave_whose_batch_fails_is_recorded_later(monkeypatch):
     """The leave is lost with its batch's failed commit, so its opponent
     hears nothing yet; the sweeper records it once the database answers."""
-    init = group_commit.Batch.__init__
-
-    def failing_init(self, raw, loop):
-        init(self, FailingCommit(raw), loop)
-
     async def scenario() -> None:
         red_a, blue_a, start_a = await pair(7)
         (mover_a, waiter_a), = first_movers((red_a, blue_a, start_a))
         red_b, blue_b, _ = await pair(7)
         with monkeypatch.context() as patch:
-            patch.setattr(group_commit.Batch, "__init__", failing_init)
+            fail_batches(patch)
             await mover_a.move(0, 0)
             await red_b.close()  # same pass
             await mover_a.expect_error("Server is busy; try again")
@@ -361,14 +361,9 @@ def test_a_matchmake_refused_after_writing_is_undone_alone(settings):
 def test_a_matchmake_lost_with_its_batch_is_refused_and_stores_nothing(monkeypatch):
     """The commit holding a matchmake fails: the client is told "Server is
     busy" and closed (1011), no seat is stored, and matchmaking works again."""
-    init = group_commit.Batch.__init__
-
-    def failing_init(self, raw, loop):
-        init(self, FailingCommit(raw), loop)
-
     async def scenario() -> None:
         with monkeypatch.context() as patch:
-            patch.setattr(group_commit.Batch, "__init__", failing_init)
+            fail_batches(patch)
             lost = await WS(matchmake_path(7)).connect()
             await lost.expect_refused("Server is busy; try again", 1011)
         assert await db(lambda: Seat.objects.count()) == 0
