@@ -217,6 +217,9 @@ class Figures:
     measuring: bool = False
     accepted: int = 0
     rtt: list[float] = field(default_factory=list)
+    # The round trips of the moves that ended a game: a game end does more
+    # work than any other move, and these moves are about 1 % of the load.
+    rtt_game_end: list[float] = field(default_factory=list)
     matchmaking: list[float] = field(default_factory=list)
     errors: collections.Counter = field(default_factory=collections.Counter)
     games_started: int = 0
@@ -272,11 +275,13 @@ class Player:
                     self.last_sent.setdefault(slot_id, time.perf_counter())
                     turn = payload["first_turn"]
                 elif kind == "move":
-                    board.place(payload["player"], payload["q"], payload["r"])
+                    won = board.place(payload["player"], payload["q"], payload["r"])
                     turn = payload["next_turn"]
                     if payload["player"] == player and sent_at is not None:
                         if self.figures.measuring:
                             self.figures.rtt.append(time.perf_counter() - sent_at)
+                            if won is not None:
+                                self.figures.rtt_game_end.append(self.figures.rtt[-1])
                             self.figures.accepted += 1
                         sent_at = None
                 elif kind == "series_over":
@@ -393,6 +398,7 @@ def report_games(args: argparse.Namespace, result: dict, sampler: ResourceSample
     fig: Figures = result["figures"]
     rtt = [value * 1000 for value in fig.rtt]
     mm = [value * 1000 for value in fig.matchmaking]
+    ending = [value * 1000 for value in fig.rtt_game_end]
     offered = args.games * 1000 / args.think_ms if args.think_ms else None
     rate = fig.accepted / result["elapsed"]
     figures = {
@@ -400,6 +406,7 @@ def report_games(args: argparse.Namespace, result: dict, sampler: ResourceSample
         "accepted_per_s": rate, "served_pct": 100 * rate / offered if offered else None,
         "rtt_ms": {"p50": percentile(rtt, .5), "p95": percentile(rtt, .95), "p99": percentile(rtt, .99),
                    "max": max(rtt, default=None)},
+        "rtt_game_end_ms": {"count": len(ending), "p50": percentile(ending, .5), "p99": percentile(ending, .99)},
         "matchmaking_ms": {"p50": percentile(mm, .5), "p99": percentile(mm, .99)},
         "errors": dict(fig.errors), "client_cpu_pct": result["client_cpu"],
         "server_cpu_pct": result["cpu"], "peak_rss_mb": sampler.peak_rss / 2**20 if sampler else None,
@@ -413,6 +420,8 @@ def report_games(args: argparse.Namespace, result: dict, sampler: ResourceSample
           (f", served {100 * rate / offered:.1f} %" if offered else ""))
     print(f"move round trip     p50 {percentile(rtt, .5):.2f}  p95 {percentile(rtt, .95):.2f}  "
           f"p99 {percentile(rtt, .99):.2f}  max {max(rtt, default=float('nan')):.2f} ms")
+    print(f"  game-ending moves p50 {percentile(ending, .5):.2f}  p99 {percentile(ending, .99):.2f} ms "
+          f"({len(ending)} moves, {100 * len(ending) / max(len(rtt), 1):.1f} % of the round trips)")
     print(f"matchmaking         p50 {percentile(mm, .5):.1f}  p99 {percentile(mm, .99):.1f}  "
           f"max {max(mm, default=float('nan')):.1f} ms ({len(mm)} games started while measuring)")
     errors = ", ".join(f"{kind} ×{count}" for kind, count in fig.errors.most_common()) or "none"

@@ -667,9 +667,9 @@ def apply_moves(requests: Sequence[MoveRequest],
     move gets that error at once.
 
     ``committed``, if given, is called with the batch's results by request
-    index as soon as the batch has committed, before the moves that run on
-    their own: a game end through the ORM path takes milliseconds under
-    load, and the batch's other moves need not wait for it.
+    index as soon as the batch has committed, when moves are left to run on
+    their own afterwards: a game end through the ORM path takes milliseconds
+    under load, and the batch's other moves need not wait for it.
     """
     results: list[Outbox | Exception | None] = [None] * len(requests)
     batched: dict[int, tuple[int, int, str, object, object, int, int]] = {}
@@ -702,7 +702,7 @@ def apply_moves(requests: Sequence[MoveRequest],
             results = [None] * len(requests)
             alone, for_orm = list(range(len(requests))), set()
         else:
-            if committed is not None and len(batched) > len(for_orm):
+            if committed is not None and (alone or for_orm):  # else the caller hears at the end, at once
                 try:
                     committed({index: results[index] for index in batched if index not in for_orm})  # type: ignore[misc]
                 except Exception:  # the caller hears at the end instead; the moves left still run

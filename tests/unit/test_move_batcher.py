@@ -189,3 +189,30 @@ def test_moves_the_batch_committed_are_answered_while_a_game_end_after_it_still_
         await asyncio.gather(after_end)
 
     asyncio.run(scenario())
+
+
+def test_batches_busy_only_with_game_ends_after_their_commit_leave_room_for_new_batches(database):
+    """A game end runs after its batch committed, for milliseconds under load:
+    meanwhile the batch no longer counts against ``MAX_IN_FLIGHT``, so other
+    games' moves still reach the database."""
+    async def scenario() -> None:
+        batcher = move_batches.MoveBatcher()
+        game_ends = []
+        for slot in range(1, move_batches.MAX_IN_FLIGHT + 1):
+            game_ends.append(asyncio.create_task(batcher.apply_move(slot, 1, f"c{slot}", "end", 0)))
+            await settle()
+        for index in range(move_batches.MAX_IN_FLIGHT):
+            database.finish(index)  # committed; each batch's game end still runs
+        await settle()
+        other = asyncio.create_task(batcher.apply_move(99, 1, "other", 0, 0))
+        await settle()
+        assert [request[0] for request in database.batches[-1]] == [99]
+        database.finish(len(database.batches) - 1)
+        assert "other" in (await other).messages
+        assert not any(task.done() for task in game_ends)
+        for index in range(move_batches.MAX_IN_FLIGHT):
+            database.finish_after(index)
+        await asyncio.gather(*game_ends)
+        assert batcher.in_flight == 0
+
+    asyncio.run(scenario())
