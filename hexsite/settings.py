@@ -150,7 +150,8 @@ REDIS_URL = env.str("HEX_REDIS_URL", default="")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels-redis, its connections queued for when a burst needs more than the pool has.
+            "BACKEND": "matchmaking.layers.ArenaRedisChannelLayer",
             "CONFIG": {
                 # health_check_interval: a pooled connection idle that long is pinged (and
                 # replaced if Redis restarted meanwhile) before use, instead of failing the
@@ -158,7 +159,8 @@ if REDIS_URL:
                 # socket_timeout: channels-redis blocks up to 5 s in BZPOPMIN waiting for
                 # messages; redis-py 8's default read timeout is also 5 s, so an idle layer
                 # timed out and closed every quiet connection with 1011.
-                "hosts": [{"address": REDIS_URL, "health_check_interval": 2, "socket_timeout": 10}],
+                "hosts": [{"address": REDIS_URL, "health_check_interval": 2, "socket_timeout": 10,
+                           "max_connections": env.int("HEX_REDIS_MAX_CONNECTIONS", default=100)}],
                 "prefix": env.str("HEX_REDIS_KEY_PREFIX", default="hexarena"),
                 # channels-redis drops sends past a channel's capacity (default 100):
                 # leave room for bursts of fast bots and slow readers.

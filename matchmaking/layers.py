@@ -1,21 +1,25 @@
-"""The embedded default's channel layer: Channels' in-memory layer, with its
-expiry sweep amortised.
-
-The stock ``InMemoryChannelLayer`` walks every channel's queue and every
-group on each ``receive`` and ``group_send``: O(connections) work per
-message, which at 400 connections cost more than the move itself. Expired
-messages (60 s unread) are rare and harmless for a few more moments, so this
-layer sweeps at most once a second.
-"""
+"""The arena's channel layers: the embedded default's in-memory one, and
+channels-redis for several server processes."""
 
 from __future__ import annotations
 
 import time
 
 from channels.layers import InMemoryChannelLayer
+from channels_redis.core import RedisChannelLayer
+from redis.asyncio import BlockingConnectionPool, ConnectionPool
 
 
 class ArenaInMemoryChannelLayer(InMemoryChannelLayer):
+    """Channels' in-memory layer, with its expiry sweep amortised.
+
+    The stock ``InMemoryChannelLayer`` walks every channel's queue and every
+    group on each ``receive`` and ``group_send``: O(connections) work per
+    message, which at 400 connections cost more than the move itself. Expired
+    messages (60 s unread) are rare and harmless for a few more moments, so
+    this layer sweeps at most once a second.
+    """
+
     CLEAN_INTERVAL = 1.0
     _last_clean = 0.0
 
@@ -25,3 +29,27 @@ class ArenaInMemoryChannelLayer(InMemoryChannelLayer):
             return
         self._last_clean = now
         super()._clean_expired()
+
+
+class ArenaRedisChannelLayer(RedisChannelLayer):
+    """channels-redis whose Redis connections wait for a free one instead of failing.
+
+    redis-py's asyncio pool raises ``MaxConnectionsError`` ("Too many
+    connections") as soon as 100 connections of a process are in use. That
+    happened whenever hundreds of players left at once (the end of every
+    ``bench/load.py`` run on PostgreSQL + Redis: about 250 failures in its
+    last second): each leave's group sends and membership changes took a
+    connection, and the ones past the hundredth were lost, so live pages and
+    even players of another process missed events. A
+    ``BlockingConnectionPool`` of the same size queues them for a connection
+    instead, for up to ``pool_timeout`` seconds.
+    """
+
+    def create_pool(self, index: int) -> ConnectionPool:
+        host = dict(self.hosts[index])
+        if "address" not in host:  # Sentinel or explicit host/port: channels-redis' own pools
+            return super().create_pool(index)
+        address = host.pop("address")
+        host.setdefault("max_connections", 100)
+        host["timeout"] = host.pop("pool_timeout", 10)  # BlockingConnectionPool's wait for a connection
+        return BlockingConnectionPool.from_url(address, **host)

@@ -12,12 +12,13 @@ from channels.exceptions import ChannelFull
 from channels_redis.core import RedisChannelLayer
 
 from matchmaking import process_mail
+from matchmaking.layers import ArenaRedisChannelLayer
 
 
 def two_processes(redis_url: str) -> tuple[RedisChannelLayer, RedisChannelLayer]:
     """The channel layers of two server processes (a sender and a receiver) on one Redis."""
     prefix = f"hexarena-test-{uuid.uuid4().hex[:8]}"
-    return tuple(RedisChannelLayer(hosts=[{"address": redis_url, "socket_timeout": 10}], prefix=prefix,
+    return tuple(ArenaRedisChannelLayer(hosts=[{"address": redis_url, "socket_timeout": 10}], prefix=prefix,
                                    capacity=1000) for _ in range(2))
 
 
@@ -161,3 +162,30 @@ def test_a_full_channel_refuses_the_batch_as_channels_redis_does(redis_url):
         await receiver.flush()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("layer_class", [RedisChannelLayer, ArenaRedisChannelLayer], ids=["stock", "arena"])
+def test_a_burst_larger_than_the_redis_pool_waits_for_connections_instead_of_failing(redis_url, layer_class):
+    """Hundreds of players leaving at once each change a group and send to
+    it. channels-redis' stock pool refuses the calls past its size ("Too many
+    connections") and their events are lost; the arena's layer queues them."""
+    async def scenario() -> list[BaseException | None]:
+        layer = layer_class(hosts=[{"address": redis_url, "max_connections": 3}],
+                            prefix=f"hexarena-test-{uuid.uuid4().hex[:8]}")
+        channels = [await layer.new_channel() for _ in range(60)]
+
+        async def leave(channel: str) -> None:
+            await layer.group_add("slots", channel)
+            await layer.group_send("slots", {"type": "slot.changed"})
+            await layer.group_discard("slots", channel)
+
+        outcome = await asyncio.gather(*(leave(channel) for channel in channels), return_exceptions=True)
+        await layer.flush()
+        return outcome
+
+    outcome = asyncio.run(scenario())
+    failures = [result for result in outcome if result is not None]
+    if layer_class is RedisChannelLayer:
+        assert failures and all("Too many connections" in str(failure) for failure in failures)
+    else:
+        assert failures == []

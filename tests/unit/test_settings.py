@@ -68,7 +68,7 @@ def test_production_mode_turns_debug_off_and_takes_the_environment():
     assert result.returncode == 0, result.stderr
     values = json.loads(result.stdout)
     assert values == {"DEBUG": False, "HOSTS": ["hex.example.org", "arena.example.org"], "SLOTS": 12,
-                      "TIMEOUT": 7.5, "LAYER": "channels_redis.core.RedisChannelLayer"}
+                      "TIMEOUT": 7.5, "LAYER": "matchmaking.layers.ArenaRedisChannelLayer"}
 
 
 def test_reference_max_slots_name_is_honoured_and_defaults_are_embedded():
