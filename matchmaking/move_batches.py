@@ -97,9 +97,10 @@ class MoveBatcher:
         busy, the others may take their next move.
 
         The batch stops counting against ``MAX_IN_FLIGHT`` now. Its game ends
-        take the ORM path, 10-30 ms each under load (``bench/load.py``, about
-        40 a second at 200 games), and while two batches were busy with them
-        no other move could reach the database: that wait set the p95."""
+        take the ORM path, tens of milliseconds each under load
+        (``bench/load.py``: about 40 a second at 200 games, p50 25-80 ms), and
+        while two batches were busy with them no other game's move could
+        reach the database."""
         self._stop_counting(counted)
         for index, result in results.items():
             request, answer = taken[index]
