@@ -97,6 +97,16 @@ TEMPLATES = [
 DATA_DIR = Path(env.str("HEX_DATA_DIR", default=str(BASE_DIR / "var")))
 
 
+# SQLite: seconds between the WAL checkpoints a server process runs on a thread
+# of its own (matchmaking/sqlite_checkpoints.py); 0 leaves them to the
+# committing connection, SQLite's default. With the thread, the committing
+# connection's own checkpoints only bound the log, so they come less often.
+HEX_SQLITE_CHECKPOINT_INTERVAL = env.float("HEX_SQLITE_CHECKPOINT_INTERVAL", default=0.05)
+if not 0 <= HEX_SQLITE_CHECKPOINT_INTERVAL <= 60:
+    raise ImproperlyConfigured("HEX_SQLITE_CHECKPOINT_INTERVAL must be between 0 and 60 seconds")
+WAL_AUTOCHECKPOINT_PAGES = 4000 if HEX_SQLITE_CHECKPOINT_INTERVAL else 1000
+
+
 def database_from_url(url: str) -> dict:
     """Django database settings from a URL.
 
@@ -122,7 +132,8 @@ def database_from_url(url: str) -> dict:
         config["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",
             "timeout": 30,
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "init_command": ("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                             f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES};"),
         }
     return config
 

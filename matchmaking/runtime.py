@@ -25,8 +25,8 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from matchmaking import services, spectators
-from matchmaking.db_calls import run_in_db
+from matchmaking import services, spectators, sqlite_checkpoints
+from matchmaking.db_calls import database_vendor, run_in_db
 from matchmaking.delivery import deliver, single_process
 from matchmaking.group_commit import CommitFailedError
 from matchmaking.models import ServerProcess
@@ -191,6 +191,9 @@ async def ensure_started() -> None:
         await deliver(outbox)
         if not single_process():
             start_heartbeat()
+        if database_vendor() == "sqlite":
+            sqlite_checkpoints.start(str(connection.settings_dict["NAME"]),
+                                     settings.HEX_SQLITE_CHECKPOINT_INTERVAL)
         _sweeper = asyncio.get_running_loop().create_task(_sweep_forever())
         _started = asyncio.Event()
         _started.set()
@@ -224,6 +227,7 @@ def reset_for_tests() -> None:
     if _heart is not None:
         _heart.stop()
     _started = _sweeper = _start_lock = _heart = None
+    sqlite_checkpoints.stop()
     _unrecorded_leaves.clear()
     # Each test has a fresh database whose game ids start over.
     from matchmaking import move_store
