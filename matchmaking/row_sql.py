@@ -199,6 +199,16 @@ def locked_slot(slot_id: int) -> Slot | None:
     return slot  # type: ignore[return-value]
 
 
+def attach(slot: Slot, name: str, related: Model) -> None:
+    """``slot.<name> = related`` for the one-to-one ``series`` or ``game``,
+    setting the forward cache only: Django's assignment also caches the
+    reverse (``related.slot``), which would tie the pair into a reference
+    cycle for the garbage collector to find."""
+    field = Slot._meta.get_field(name)
+    setattr(slot, field.attname, related.pk)
+    field.set_cached_value(slot, related)
+
+
 def _seats_sql() -> str:
     return f"SELECT {_reader(Seat).select_list('se')} FROM {_table(Seat)} se WHERE se.{_column(Seat, 'slot')} = %s"
 

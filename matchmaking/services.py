@@ -161,7 +161,7 @@ def _start_game(slot: Slot, series: Series, number: int, seats: dict[int, Seat])
     if _clock_should_run(game, seats):
         clock.start_turn(game, control, first, clock.now())
     row_sql.insert(game)
-    slot.game = game
+    row_sql.attach(slot, "game", game)
     return game
 
 
@@ -261,7 +261,7 @@ def _begin_series(slot: Slot, seats: dict[int, Seat], outbox: Outbox) -> None:
         player_2_verified=blue.verified,
         rated=red.verified and blue.verified,
     ))
-    slot.series = series
+    row_sql.attach(slot, "series", series)
     slot.state = Slot.State.FULL
     game = _start_game(slot, series, 1, seats)
     row_sql.update(slot)
