@@ -4,6 +4,11 @@ reference server, printed as Markdown tables.
     python bench/compare.py                # everything (about 10 minutes)
     python bench/compare.py --quick        # 5 s measured per scenario
     python bench/compare.py --only saturation,think
+    python bench/compare.py --rounds 3     # each scenario's servers in turn, three times over
+
+This machine's speed drifts by a third within minutes, so with ``--rounds``
+each scenario runs all its servers in turn, round after round, and prints every
+round: compare rows of the same round, and the medians below the table.
 
 Every scenario is one ``bench/load.py`` run (its own fresh server, pinned to
 core 0, the load generator to core 1). The reference is
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -76,10 +82,26 @@ def table(title: str, rows: list[tuple[str, dict | None]]) -> str:
     return "\n".join(lines)
 
 
+def medians(variants: list[tuple[str, list[str]]], rows: list[tuple[str, dict | None]], rounds: int) -> str:
+    """Per server, the median over the rounds of accepted moves/s and RTT p99."""
+    lines = []
+    for index, (label, _) in enumerate(variants):
+        figures = [fig for _, fig in rows[index::len(variants)] if fig is not None]
+        if not figures:
+            continue
+        rates = sorted(fig["accepted_per_s"] for fig in figures)
+        p99s = sorted(fig["rtt_ms"]["p99"] for fig in figures)
+        lines.append(f"* {label}: median of {len(figures)} rounds {statistics.median(rates):.0f} moves/s "
+                     f"(range {rates[0]:.0f}-{rates[-1]:.0f}), RTT p99 {statistics.median(p99s):.1f} ms "
+                     f"(range {p99s[0]:.1f}-{p99s[-1]:.1f})")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="5 s measured per scenario")
     parser.add_argument("--only", default="", help="comma-separated: saturation, think, production, idle")
+    parser.add_argument("--rounds", type=int, default=1, help="run each scenario's servers in turn this many times")
     args = parser.parse_args()
     chosen = [name for name in args.only.split(",") if name] or [*SCENARIOS, "idle"]
     timing = ["--duration", "5" if args.quick else "15"]
@@ -95,12 +117,16 @@ def main() -> int:
             continue
         title, common, variants = SCENARIOS[name]
         rows = []
-        for label, extra in variants:
-            if "--target" in extra and not REFERENCE.exists():
-                rows.append((label + " (not installed)", None))
-                continue
-            rows.append((label, run(label, [*common, *timing, *extra])))
+        for round_ in range(1, args.rounds + 1):
+            suffix = f" (round {round_})" if args.rounds > 1 else ""
+            for label, extra in variants:
+                if "--target" in extra and not REFERENCE.exists():
+                    rows.append((label + " (not installed)", None))
+                    continue
+                rows.append((label + suffix, run(label, [*common, *timing, *extra])))
         out.append(table(title, rows))
+        if args.rounds > 1:
+            out.append(medians(variants, rows, args.rounds))
     print("\n\n".join(out))
     return 0
 

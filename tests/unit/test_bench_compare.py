@@ -1,0 +1,29 @@
+"""``bench/compare.py --rounds``: every round's row, and the medians per server."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+import compare  # noqa: E402
+
+
+def figures(rate: float, p99: float) -> dict:
+    return {"accepted_per_s": rate, "served_pct": None, "rtt_ms": {"p50": 1.0, "p95": 2.0, "p99": p99, "max": 9.0},
+            "matchmaking_ms": {"p50": 5.0, "p99": 8.0}, "errors": {}, "server_cpu_pct": 99.0, "peak_rss_mb": 120.0}
+
+
+def test_medians_take_each_server_over_its_rounds_only():
+    variants = [("ours", []), ("reference", ["--target", "reference"])]
+    # Rounds alternate the servers: ours, reference, ours, reference, ours, reference.
+    rows = [("ours (round 1)", figures(5000, 20.0)), ("reference (round 1)", figures(9000, 9.0)),
+            ("ours (round 2)", figures(7000, 12.0)), ("reference (round 2)", None),
+            ("ours (round 3)", figures(6000, 15.0)), ("reference (round 3)", figures(13000, 7.0))]
+    text = compare.medians(variants, rows, rounds=3)
+    ours, reference = text.splitlines()
+    assert ours == ("* ours: median of 3 rounds 6000 moves/s (range 5000-7000), "
+                    "RTT p99 15.0 ms (range 12.0-20.0)")
+    assert reference.startswith("* reference: median of 2 rounds 11000 moves/s (range 9000-13000)")
+    assert "(round 2)" in compare.table("t", rows) and "(did not run)" in compare.table("t", rows)
