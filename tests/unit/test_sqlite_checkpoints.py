@@ -58,15 +58,17 @@ def test_the_log_stays_bounded_while_a_writer_commits_all_the_time(tmp_path):
     path = tmp_path / "arena.sqlite3"
     bound = settings.WAL_AUTOCHECKPOINT_PAGES
     connection = writer(path, autocheckpoint=bound)
-    checkpointer = Checkpointer(str(path), interval=0.001).start()
+    checkpointer = Checkpointer(str(path), interval=0.005).start()
     try:
-        for i in range(3 * bound):  # each commit writes at least one frame
+        for i in range(5 * bound):  # each commit writes at least one frame
             connection.execute("INSERT INTO t (body) VALUES (?)", (str(i),))
     finally:
         checkpointer.stop()
     wal = path.with_name(path.name + "-wal").stat().st_size
     assert checkpointer.checkpoints >= 1
-    assert wal <= (bound + 100) * WAL_FRAME, wal
+    # The writer's checkpoint is skipped while this thread's holds the lock,
+    # so the log may pass the bound by what the writer commits meanwhile.
+    assert wal <= 3 * bound * WAL_FRAME, wal
 
 
 def test_the_servers_sqlite_connections_bound_the_log_at_that_setting(tmp_path):
