@@ -173,7 +173,7 @@ class ServerUnderTest:
             executable = REFERENCE_VENV / "bin" / "hexgame-server"
             if not executable.exists():
                 raise SystemExit(f"reference server not found at {executable}: python3 -m venv {REFERENCE_VENV} && "
-                                 f"{REFERENCE_VENV}/bin/pip install hexgame-server==0.4.3")
+                                 f"{REFERENCE_VENV}/bin/pip install hexgame-server==0.4.3 redis")
             cmd = [str(executable), "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
         else:
             cmd = [sys.executable, "-m", "hexsite.cli", "--host", "127.0.0.1", "--port", str(self.port),
