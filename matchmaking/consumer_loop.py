@@ -175,6 +175,13 @@ class Outgoing:
         self.closed = True
         self._messages.clear()
 
+    def release(self) -> None:
+        """The connection has ended: drop what would be written, and the
+        references to the server's ``send`` and the consumer's overflow handler."""
+        self.closed = True
+        self._messages.clear()
+        self._send = self._on_overflow = None
+
     def finish(self) -> None:
         """Let the writer stop once everything queued is written."""
         self.finishing = True
@@ -286,8 +293,7 @@ class LeanConsumerMixin:
         collector, whose collections of a few thousand closed connections
         stalled the loop for 15-50 ms (``bench/load.py``, 200 games)."""
         self.base_send = _gone
-        self.outgoing.closed = True
-        self.outgoing._send = self.outgoing._on_overflow = None
+        self.outgoing.release()
 
     async def _queue_message(self, message: dict[str, Any]) -> None:
         # ``send``, ``accept`` and ``close`` of the consumer end here.
