@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,9 @@ class Checkpointer:
         while not self._stop.wait(self.interval):
             try:
                 if connection is None:
-                    connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                    # mode=rw: a file that went away is not created again, empty.
+                    uri = Path(self.path).resolve().as_uri() + "?mode=rw"
+                    connection = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
                 self.checkpoint(connection)
             except sqlite3.Error as exc:
                 # The file went away or the disk failed; the writer's own

@@ -86,6 +86,27 @@ def test_no_thread_for_a_database_in_memory_or_with_the_interval_at_zero(name, i
     assert sqlite_checkpoints.start(name, interval) is None
 
 
+def test_a_database_file_that_is_not_there_is_not_created(tmp_path):
+    path = tmp_path / "gone.sqlite3"
+    checkpointer = Checkpointer(str(path), interval=0.005).start()
+    try:
+        time.sleep(0.05)  # some ten attempts
+    finally:
+        checkpointer.stop()
+    assert not path.exists() and checkpointer.checkpoints == 0
+
+
+def test_a_path_with_uri_characters_is_checkpointed(tmp_path):
+    path = tmp_path / "odd ?#% name.sqlite3"
+    connection = writer(path, autocheckpoint=0)
+    connection.execute("INSERT INTO t (body) VALUES (?)", ("x" * 4000,))
+    checkpointer = Checkpointer(str(path), interval=0.005).start()
+    try:
+        assert wait_for(lambda: checkpointer.checkpoints >= 1)
+    finally:
+        checkpointer.stop()
+
+
 def test_one_checkpointer_per_process(tmp_path):
     path = str(tmp_path / "arena.sqlite3")
     writer(Path(path), autocheckpoint=0).close()
