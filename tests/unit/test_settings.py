@@ -43,12 +43,17 @@ def test_sqlite_url_gives_a_file_database_that_serialises_writers(tmp_path):
 
 
 def load_settings(env: dict[str, str]) -> subprocess.CompletedProcess:
-    code = (
-        "import django, json; django.setup(); from django.conf import settings as s; "
-        "print(json.dumps({'DEBUG': s.DEBUG, 'HOSTS': s.ALLOWED_HOSTS, 'SLOTS': s.HEX_MAX_SLOTS, "
-        "'TIMEOUT': s.HEX_RECONNECT_TIMEOUT, 'LAYER': s.CHANNEL_LAYERS['default']['BACKEND']}))"
-    )
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("HEX_") and k != "MAX_SLOTS"}
+    return print_settings("{'DEBUG': s.DEBUG, 'HOSTS': s.ALLOWED_HOSTS, 'SLOTS': s.HEX_MAX_SLOTS, "
+                          "'TIMEOUT': s.HEX_RECONNECT_TIMEOUT, 'LAYER': s.CHANNEL_LAYERS['default']['BACKEND']}", env)
+
+
+def print_settings(expression: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """A fresh process with only ``env`` of the HEX_ variables prints ``expression``
+    (of ``s``, the settings, and ``os``) as JSON."""
+    code = ("import django, json, os; django.setup(); from django.conf import settings as s; "
+            f"print(json.dumps({expression}))")
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("HEX_", "DJANGO_ALLOW")) and k != "MAX_SLOTS"}
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                           env={**clean, "DJANGO_SETTINGS_MODULE": "hexsite.settings", **env})
 
@@ -84,14 +89,21 @@ def test_debug_only_on_request_and_never_in_production():
     assert json.loads(load_settings({**production, "HEX_DEBUG": "1"}).stdout)["DEBUG"] is False
 
 
-def test_database_work_runs_inline_on_sqlite_and_on_threads_for_postgresql(tmp_path):
-    code = ("import django, json, os; django.setup(); from django.conf import settings as s; "
-            "print(json.dumps([s.HEX_DB_INLINE, s.HEX_DB_THREADS, os.environ.get('DJANGO_ALLOW_ASYNC_UNSAFE')]))")
+def test_sqlite_checkpoint_interval_sets_how_far_the_committing_connection_lets_the_log_grow():
+    def read(env: dict[str, str]) -> subprocess.CompletedProcess:
+        return print_settings("[s.HEX_SQLITE_CHECKPOINT_INTERVAL, s.WAL_AUTOCHECKPOINT_PAGES]", env)
 
+    assert json.loads(read({}).stdout) == [0.05, 4000]
+    assert json.loads(read({"HEX_SQLITE_CHECKPOINT_INTERVAL": "0"}).stdout) == [0, 1000]  # SQLite's default
+    for wrong in ("-1", "61"):
+        refused = read({"HEX_SQLITE_CHECKPOINT_INTERVAL": wrong})
+        assert refused.returncode != 0 and "HEX_SQLITE_CHECKPOINT_INTERVAL" in refused.stderr
+
+
+def test_database_work_runs_inline_on_sqlite_and_on_threads_for_postgresql(tmp_path):
     def read(env: dict[str, str]) -> list:
-        clean = {k: v for k, v in os.environ.items() if not k.startswith(("HEX_", "DJANGO_ALLOW"))}
-        result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                                env={**clean, "DJANGO_SETTINGS_MODULE": "hexsite.settings", **env})
+        result = print_settings(
+            "[s.HEX_DB_INLINE, s.HEX_DB_THREADS, os.environ.get('DJANGO_ALLOW_ASYNC_UNSAFE')]", env)
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)
 
