@@ -189,3 +189,29 @@ def test_a_burst_larger_than_the_redis_pool_waits_for_connections_instead_of_fai
         assert failures and all("Too many connections" in str(failure) for failure in failures)
     else:
         assert failures == []
+
+
+def test_new_redis_connections_do_not_read_package_metadata_on_the_event_loop(redis_url, monkeypatch):
+    """The pool grows while the load runs. redis-py, left to itself, reads
+    its own version from the installed package's metadata on disk for each
+    new connection (``CLIENT SETINFO``), stalling the event loop; the
+    arena's layer hands every connection one ``DriverInfo`` made up front."""
+    layer = ArenaRedisChannelLayer(hosts=[{"address": redis_url, "max_connections": 8}],
+                                   prefix=f"hexarena-test-{uuid.uuid4().hex[:8]}")
+
+    def no_disk(name: str) -> str:
+        raise AssertionError(f"read the metadata of {name} while opening a connection")
+
+    async def scenario() -> list[int]:
+        connection = layer.connection(0)  # the pool, with its DriverInfo, exists before the load
+        monkeypatch.setattr("redis.utils.metadata.version", no_disk)
+        # Eight commands at once: eight new connections, each introduced to Redis.
+        counts = await asyncio.gather(*(connection.zcount(f"{layer.prefix}:none:{n}", 0, "+inf") for n in range(8)))
+        pool = connection.connection_pool
+        opened = len(pool._available_connections) + len(pool._in_use_connections)
+        await layer.flush()
+        return [*counts, opened]
+
+    *counts, opened = asyncio.run(scenario())
+    assert counts == [0] * 8
+    assert opened == 8
