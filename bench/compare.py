@@ -97,6 +97,28 @@ def medians(variants: list[tuple[str, list[str]]], rows: list[tuple[str, dict | 
     return "\n".join(lines)
 
 
+def against_reference(variants: list[tuple[str, list[str]]], rows: list[tuple[str, dict | None]]) -> str:
+    """Per server, its accepted moves/s as a multiple of the reference's in the
+    same round (issue 5's saturation target: at least 0.5×). Rounds, not
+    medians: the machine's speed drifts between them."""
+    reference = next((index for index, (_, extra) in enumerate(variants) if "--target" in extra), None)
+    if reference is None:
+        return ""
+    lines = []
+    for index, (label, _) in enumerate(variants):
+        if index == reference:
+            continue
+        ratios = []
+        for start in range(0, len(rows), len(variants)):
+            ours, theirs = rows[start + index][1], rows[start + reference][1]
+            if ours is not None and theirs is not None and theirs["accepted_per_s"]:
+                ratios.append(ours["accepted_per_s"] / theirs["accepted_per_s"])
+        if ratios:
+            lines.append(f"* {label} against {variants[reference][0]}, accepted moves/s in the same round: "
+                         + ", ".join(f"{ratio:.2f}×" for ratio in ratios))
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="5 s measured per scenario")
@@ -127,6 +149,8 @@ def main() -> int:
         out.append(table(title, rows))
         if args.rounds > 1:
             out.append(medians(variants, rows, args.rounds))
+        if name == "saturation" and (ratios := against_reference(variants, rows)):
+            out.append(ratios)
     print("\n\n".join(out))
     return 0
 

@@ -27,3 +27,13 @@ def test_medians_take_each_server_over_its_rounds_only():
                     "RTT p99 15.0 ms (range 12.0-20.0)")
     assert reference.startswith("* reference: median of 2 rounds 11000 moves/s (range 9000-13000)")
     assert "(round 2)" in compare.table("t", rows) and "(did not run)" in compare.table("t", rows)
+
+
+def test_saturation_ratios_compare_each_round_with_the_reference_of_that_round():
+    variants = [("ours", []), ("reference", ["--target", "reference"])]
+    rows = [("ours (round 1)", figures(6600, 13.0)), ("reference (round 1)", figures(13200, 6.0)),
+            ("ours (round 2)", figures(7200, 12.0)), ("reference (round 2)", None),
+            ("ours (round 3)", figures(5000, 15.0)), ("reference (round 3)", figures(8000, 7.0))]
+    assert compare.against_reference(variants, rows) == (
+        "* ours against reference, accepted moves/s in the same round: 0.50×, 0.62×")
+    assert compare.against_reference([("ours", [])], rows[:1]) == ""
