@@ -172,14 +172,17 @@ class Outgoing:
 
     def _lost(self, exc: Exception) -> None:
         log.debug("writing to a closed connection failed (%s)", exc)
+        self._drop()
+
+    def _drop(self) -> None:
+        """Write nothing more: the connection is gone."""
         self.closed = True
         self._messages.clear()
 
     def release(self) -> None:
         """The connection has ended: drop what would be written, and the
         references to the server's ``send`` and the consumer's overflow handler."""
-        self.closed = True
-        self._messages.clear()
+        self._drop()
         self._send = self._on_overflow = None
 
     def finish(self) -> None:
