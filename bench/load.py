@@ -220,6 +220,10 @@ class Figures:
     # The round trips of the moves that ended a game: a game end does more
     # work than any other move, and these moves are about 1 % of the load.
     rtt_game_end: list[float] = field(default_factory=list)
+    # Send → the opponent receiving the move: what the other bot waits for.
+    # With several workers it includes the hop between them when the two
+    # players sit on different workers, which the mover's round trip never does.
+    to_opponent: list[float] = field(default_factory=list)
     matchmaking: list[float] = field(default_factory=list)
     errors: collections.Counter = field(default_factory=collections.Counter)
     games_started: int = 0
@@ -284,6 +288,8 @@ class Player:
                                 self.figures.rtt_game_end.append(self.figures.rtt[-1])
                             self.figures.accepted += 1
                         sent_at = None
+                    elif payload["player"] != player and self.figures.measuring and slot_id in self.last_sent:
+                        self.figures.to_opponent.append(time.perf_counter() - self.last_sent[slot_id])
                 elif kind == "series_over":
                     return
                 elif kind in ("error", "move_rejected", "opponent_disconnected"):
@@ -398,17 +404,20 @@ def report_games(args: argparse.Namespace, result: dict, sampler: ResourceSample
     fig: Figures = result["figures"]
     rtt = [value * 1000 for value in fig.rtt]
     mm = [value * 1000 for value in fig.matchmaking]
+    delivered = [value * 1000 for value in fig.to_opponent]
     ending = [value * 1000 for value in fig.rtt_game_end]
     others = list((collections.Counter(rtt) - collections.Counter(ending)).elements())
     offered = args.games * 1000 / args.think_ms if args.think_ms else None
     rate = fig.accepted / result["elapsed"]
     figures = {
         "server": describe(args), "games": args.games, "think_ms": args.think_ms, "offered": offered,
-        "accepted_per_s": rate, "served_pct": 100 * rate / offered if offered else None,
+        "accepted": fig.accepted, "accepted_per_s": rate, "served_pct": 100 * rate / offered if offered else None,
         "rtt_ms": {"p50": percentile(rtt, .5), "p95": percentile(rtt, .95), "p99": percentile(rtt, .99),
                    "max": max(rtt, default=None)},
         "rtt_game_end_ms": {"count": len(ending), "p50": percentile(ending, .5), "p99": percentile(ending, .99),
                             "others_p99": percentile(others, .99)},
+        "to_opponent_ms": {"p50": percentile(delivered, .5), "p95": percentile(delivered, .95),
+                           "p99": percentile(delivered, .99), "max": max(delivered, default=None)},
         "matchmaking_ms": {"p50": percentile(mm, .5), "p99": percentile(mm, .99)},
         "errors": dict(fig.errors), "client_cpu_pct": result["client_cpu"],
         "server_cpu_pct": result["cpu"], "peak_rss_mb": sampler.peak_rss / 2**20 if sampler else None,
@@ -425,6 +434,8 @@ def report_games(args: argparse.Namespace, result: dict, sampler: ResourceSample
     print(f"  game-ending moves p50 {percentile(ending, .5):.2f}  p99 {percentile(ending, .99):.2f} ms "
           f"({len(ending)} moves, {100 * len(ending) / max(len(rtt), 1):.1f} % of the round trips); "
           f"the others p99 {percentile(others, .99):.2f} ms")
+    print(f"move to opponent    p50 {percentile(delivered, .5):.2f}  p95 {percentile(delivered, .95):.2f}  "
+          f"p99 {percentile(delivered, .99):.2f}  max {max(delivered, default=float('nan')):.2f} ms")
     print(f"matchmaking         p50 {percentile(mm, .5):.1f}  p99 {percentile(mm, .99):.1f}  "
           f"max {max(mm, default=float('nan')):.1f} ms ({len(mm)} games started while measuring)")
     errors = ", ".join(f"{kind} ×{count}" for kind, count in fig.errors.most_common()) or "none"
