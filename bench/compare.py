@@ -63,21 +63,24 @@ def run(label: str, args: list[str]) -> dict | None:
 
 def table(title: str, rows: list[tuple[str, dict | None]]) -> str:
     lines = [f"**{title}**", "",
-             "| server | accepted moves/s | served | RTT p50 / p95 / p99 / max (ms) | matchmaking p50 / p99 (ms) "
-             "| errors | server CPU | peak RSS |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| server | accepted moves/s | served | RTT p50 / p95 / p99 / max (ms) | to opponent p50 / p99 (ms) "
+             "| matchmaking p50 / p99 (ms) | errors | server CPU | peak RSS |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for label, fig in rows:
         if fig is None:
-            lines.append(f"| {label} | (did not run) | | | | | | |")
+            lines.append(f"| {label} | (did not run) | | | | | | | |")
             continue
         rtt, mm = fig["rtt_ms"], fig["matchmaking_ms"]
+        # Figures written before the opponent's delivery was measured have none.
+        delivered = fig.get("to_opponent_ms")
+        to_opponent = f"{delivered['p50']:.1f} / {delivered['p99']:.1f}" if delivered else "—"
         served = f"{fig['served_pct']:.1f} %" if fig["served_pct"] is not None else "—"
         errors = sum(fig["errors"].values())
         # No game started while measuring (every series outlasted the window): no figure.
         matchmaking = "—" if mm["p50"] != mm["p50"] else f"{mm['p50']:.0f} / {mm['p99']:.0f}"
         lines.append(
             f"| {label} | {fig['accepted_per_s']:.0f} | {served} | {rtt['p50']:.1f} / {rtt['p95']:.1f} / "
-            f"{rtt['p99']:.1f} / {rtt['max']:.0f} | {matchmaking} | {errors} | "
+            f"{rtt['p99']:.1f} / {rtt['max']:.0f} | {to_opponent} | {matchmaking} | {errors} | "
             f"{fig['server_cpu_pct']:.0f} % | {fig['peak_rss_mb']:.0f} MB |")
     return "\n".join(lines)
 

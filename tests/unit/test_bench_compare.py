@@ -29,6 +29,15 @@ def test_medians_take_each_server_over_its_rounds_only():
     assert "(round 2)" in compare.table("t", rows) and "(did not run)" in compare.table("t", rows)
 
 
+def test_the_table_shows_the_opponents_delivery_where_it_was_measured():
+    measured = {**figures(4000, 60.0), "to_opponent_ms": {"p50": 24.19, "p95": 70.0, "p99": 105.5, "max": 200.0}}
+    text = compare.table("t", [("ours ×2", measured), ("older figures", figures(4000, 60.0))])
+    header, _rule, ours, older = text.splitlines()[2:]
+    assert "to opponent p50 / p99 (ms)" in header
+    assert "| 24.2 / 105.5 |" in ours
+    assert older.count("|") == header.count("|") and "| — |" in older
+
+
 def test_saturation_ratios_compare_each_round_with_the_reference_of_that_round():
     variants = [("ours", []), ("reference", ["--target", "reference"])]
     rows = [("ours (round 1)", figures(6600, 13.0)), ("reference (round 1)", figures(13200, 6.0)),
