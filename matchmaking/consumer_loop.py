@@ -5,7 +5,7 @@ layer with ``asyncio.wait``, starting a fresh task for every message, and
 before every handler closes stale database connections with a trip to its
 ORM thread. Every message between two players also went through the channel
 layer, which deep-copies it, even when both sit in this process. Profiles at
-saturation (README, benchmark section) put that machinery at about a third
+saturation (docs/benchmarks.md) put that machinery at about a third
 of the server's time per move.
 
 ``LeanConsumerMixin`` keeps the consumer API (handlers named after message

@@ -6,7 +6,7 @@ the event loop. For the embedded default, one process on a local SQLite file,
 a move's three statements take tens of microseconds, while the hop to that
 thread and back (an executor future, a self-pipe wake-up, GIL hand-offs and
 Django's connection checks around every call) cost more than the work itself
-(py-spy profiles in the README's benchmark section). So with ``HEX_DB_INLINE``
+(py-spy profiles in docs/benchmarks.md). So with ``HEX_DB_INLINE``
 on, the default for SQLite, service calls run directly on the event-loop
 thread. They never await, so no other coroutine interleaves with a
 transaction. Otherwise calls run on a pool of threads (see ``run_in_db``).

@@ -1,7 +1,7 @@
 """The reads and writes of an ordinary move, in plain SQL.
 
 A move is the arena's hot path. Profiling the server at saturation (py-spy,
-see the README's benchmark section) showed the ORM's query building, not the
+see docs/benchmarks.md) showed the ORM's query building, not the
 database, taking most of each move: four ORM queries cost about 1.5 ms of
 CPU, the same statements as plain SQL well under 0.2 ms. So an ordinary move
 reads its slot, game, series state and seats in one statement and writes the
