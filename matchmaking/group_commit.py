@@ -54,6 +54,8 @@ class Batch:
         self.failures: list[Callable[[BaseException], None]] = []
         # Why the batch must be rolled back instead of committed (see ``joined``).
         self.doomed: BaseException | None = None
+        # ``PRAGMA data_version`` once the batch began, read when first needed (``move_store``).
+        self.data_version: int | None = None
 
 
 # The event loop of the joinable inline call running now (``db_calls.run_inline``), else None.

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from games import rules
 from games.models import Game, Move, Series
-from matchmaking import group_commit, row_sql
+from matchmaking import group_commit, move_contexts, row_sql
 from matchmaking.db_calls import database_vendor
 from matchmaking.models import Seat, Slot, Watcher
 
@@ -398,8 +398,18 @@ def lock_for_move(slot_id: int) -> MoveContext | None:
     batch = _batch()
     if batch is not None:
         return batch.contexts.get(slot_id)
+    contexts = move_contexts.in_sqlite_batch()
+    if contexts is not None:
+        cached = contexts.get(slot_id)
+        if cached is not None:
+            return cached
     rows = _rows("context", [slot_id])
-    return _context(slot_id, rows) if rows else None
+    if not rows:
+        return None
+    context = _context(slot_id, rows)
+    if contexts is not None:
+        contexts[slot_id] = context
+    return context
 
 
 def _context(slot_id: int, rows: list[tuple[Any, ...]]) -> MoveContext:
@@ -450,8 +460,9 @@ POSITION_CACHE_SIZE = 20_000
 
 
 def forget_positions() -> None:
-    """Drop every cached position (a new database: game ids start over)."""
+    """Drop every cached position and move context (a new database: game ids start over)."""
     _positions.clear()
+    move_contexts.forget_all()
 
 
 def position_for(context: MoveContext) -> Position:
@@ -541,6 +552,10 @@ def record_move(context: MoveContext, player: int, q: int, r: int, position: Pos
     else:
         _write("insert_move", move_row)
         _write("update_game", game_row)
+        contexts = move_contexts.in_sqlite_batch()
+        if contexts is not None:
+            contexts[context.slot_id] = context._replace(move_count=number, current_turn=next_turn,
+                                                         last_move=game_row[2])
     # Only a committed position may be reused: after a rollback another process
     # could store a different move under the same number.
     group_commit.on_commit(lambda: _remember(context.game_id, number, position))

@@ -39,6 +39,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 
 from games.models import Game, Series
+from matchmaking import move_contexts
 from matchmaking.models import BotToken, Seat, Slot
 
 M = TypeVar("M", bound=Model)
@@ -184,6 +185,7 @@ def locked_slot(slot_id: int) -> Slot | None:
     low, high = db.ops.integer_field_range(Slot._meta.pk.get_internal_type())
     if not low <= slot_id <= high:
         return None  # a client's number the column cannot even hold (the ORM answered "no such row" too)
+    move_contexts.forget(slot_id)  # the caller may change it
     rows = _fetch(_statement(("locked_slot",), _locked_slot_sql), [slot_id])
     if not rows:
         return None
@@ -230,7 +232,11 @@ def _first_slot(where: Callable[[], str], params: Sequence[Any]) -> Slot | None:
                 f"{_lock_clause()}")
 
     rows = _fetch(_statement(("first_slot", where), build), params)
-    return reader.instance(rows[0], _db()) if rows else None  # type: ignore[return-value]
+    if not rows:
+        return None
+    slot = reader.instance(rows[0], _db())
+    move_contexts.forget(slot.id)  # the caller seats a player there
+    return slot  # type: ignore[return-value]
 
 
 def _waiting_where() -> str:

@@ -1,0 +1,61 @@
+"""The embedded default's move contexts, kept between moves.
+
+An ordinary move reads its slot's state, game, series and seats
+(``move_store.MoveContext``) in a four-table join: about 12 µs of the 150 a
+move costs the server at saturation. On SQLite every move of the process
+runs on the event loop's one connection, so the context a move wrote is
+the context the next move of that slot would read, and ``move_store`` keeps
+it here, by slot id. An entry stays current as long as nothing else changes
+its slot:
+
+- every other service locks the slot before it changes the slot or its
+  seats, game or series (``row_sql.locked_slot``, ``row_sql`` finding a
+  waiting or empty slot, ``spectators.add_watcher``), and locking drops the
+  entry (``forget``);
+- a commit by another connection (an admin edit, a management command)
+  changes ``PRAGMA data_version``, read once per batch under the batch's
+  write lock, and drops every entry;
+- a move updates its entry as it writes, before the batch commits (a
+  second move of the same slot in the same pass must see the first), so a
+  batch that is rolled back drops every entry.
+
+A spectator leaving changes ``watched`` without the lock: a stale True only
+sends a move to a group nobody is in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from matchmaking import group_commit
+
+_contexts: dict[int, Any] = {}  # slot id → move_store.MoveContext
+_read_at: list[int | None] = [None]  # the data_version the entries belong to
+
+
+def forget(slot_id: int) -> None:
+    """The slot is about to change outside an ordinary move: read it afresh next time."""
+    _contexts.pop(slot_id, None)
+
+
+def forget_all() -> None:
+    _contexts.clear()
+
+
+def in_sqlite_batch() -> dict[int, Any] | None:
+    """The kept contexts, inside the event loop's SQLite batch; else None
+    (PostgreSQL, or any other transaction)."""
+    batch = group_commit.open_batch()
+    if batch is None:
+        return None
+    if batch.data_version is None:
+        (batch.data_version,) = batch.raw.execute("PRAGMA data_version").fetchone()
+        batch.failures.append(_rolled_back)
+        if batch.data_version != _read_at[0]:
+            _contexts.clear()
+            _read_at[0] = batch.data_version
+    return _contexts
+
+
+def _rolled_back(_failure: BaseException) -> None:
+    _contexts.clear()
