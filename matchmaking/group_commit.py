@@ -54,7 +54,7 @@ class Batch:
         self.failures: list[Callable[[BaseException], None]] = []
         # Why the batch must be rolled back instead of committed (see ``joined``).
         self.doomed: BaseException | None = None
-        # ``PRAGMA data_version`` once the batch began, read when first needed (``move_store``).
+        # ``PRAGMA data_version`` once the batch began, read when first needed (``move_contexts``).
         self.data_version: int | None = None
 
 

@@ -14,7 +14,7 @@ its slot:
   entry (``forget``);
 - a commit by another connection (an admin edit, a management command)
   changes ``PRAGMA data_version``, read once per batch under the batch's
-  write lock, and drops every entry;
+  write lock, and drops every entry, as does a new connection of the loop's;
 - a move updates its entry as it writes, before the batch commits (a
   second move of the same slot in the same pass must see the first), so a
   batch that is rolled back drops every entry.
@@ -30,7 +30,11 @@ from typing import Any
 from matchmaking import group_commit
 
 _contexts: dict[int, Any] = {}  # slot id → move_store.MoveContext
-_read_at: list[int | None] = [None]  # the data_version the entries belong to
+# The connection and its data_version the entries belong to. Counters of
+# different connections do not compare: a new connection drops them all.
+# (sqlite3 connections take no weak references; the last one is kept alive
+# until the next batch, on whatever connection, replaces it.)
+_read_on: list[Any] = [None, None]  # [the raw connection, its data_version]
 
 
 def forget(slot_id: int) -> None:
@@ -51,9 +55,10 @@ def in_sqlite_batch() -> dict[int, Any] | None:
     if batch.data_version is None:
         (batch.data_version,) = batch.raw.execute("PRAGMA data_version").fetchone()
         batch.failures.append(_rolled_back)
-        if batch.data_version != _read_at[0]:
+        raw, version = _read_on
+        if raw is not batch.raw or version != batch.data_version:
             _contexts.clear()
-            _read_at[0] = batch.data_version
+            _read_on[:] = [batch.raw, batch.data_version]
     return _contexts
 
 
