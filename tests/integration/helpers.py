@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,6 +19,7 @@ from channels.testing import HttpCommunicator, WebsocketCommunicator
 
 from games import rules
 from hexsite.asgi import application
+from matchmaking import group_commit
 from matchmaking.snapshots import list_slot_snapshots
 
 RED, BLUE = rules.RED, rules.BLUE
@@ -264,3 +265,22 @@ async def red_resumes_and_plays_on(red: WS, blue: WS) -> None:
 def db(fn: Any) -> Any:
     """Run ORM code from async test code."""
     return database_sync_to_async(fn)()
+
+
+def batch_statements(monkeypatch: Any, prefix: str) -> Iterator[list[str]]:
+    """For a fixture: every statement starting with ``prefix`` run on the
+    batches' connection from the first batch on (Django's own included)."""
+    seen: list[str] = []
+    traced: list[Any] = []
+    init = group_commit.Batch.__init__
+
+    def tracing_init(self: group_commit.Batch, raw: Any, loop: asyncio.AbstractEventLoop) -> None:
+        init(self, raw, loop)
+        if raw not in traced:
+            raw.set_trace_callback(lambda sql: seen.append(sql) if sql.startswith(prefix) else None)
+            traced.append(raw)
+
+    monkeypatch.setattr(group_commit.Batch, "__init__", tracing_init)
+    yield seen
+    for raw in traced:
+        raw.set_trace_callback(None)

@@ -17,7 +17,18 @@ from matchmaking import group_commit, row_sql, runtime, services
 from matchmaking import protocol as proto
 from matchmaking.db_calls import run_inline
 from matchmaking.models import BotToken, Seat
-from tests.integration.helpers import RED, WS, both_get, db, matchmake_path, pair, play, run, winning_moves
+from tests.integration.helpers import (
+    RED,
+    WS,
+    batch_statements,
+    both_get,
+    db,
+    matchmake_path,
+    pair,
+    play,
+    run,
+    winning_moves,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -178,20 +189,7 @@ async def a_win_and_a_move_in_one_pass():
 def commits(monkeypatch):
     """Every COMMIT run on the batches' connection from the first batch on,
     Django's own included."""
-    seen: list[str] = []
-    traced = []
-    init = group_commit.Batch.__init__
-
-    def tracing_init(self, raw, loop):
-        init(self, raw, loop)
-        if raw not in traced:
-            raw.set_trace_callback(lambda sql: seen.append(sql) if sql.startswith("COMMIT") else None)
-            traced.append(raw)
-
-    monkeypatch.setattr(group_commit.Batch, "__init__", tracing_init)
-    yield seen
-    for raw in traced:
-        raw.set_trace_callback(None)
+    yield from batch_statements(monkeypatch, "COMMIT")
 
 
 def test_a_game_end_joins_the_open_batch(monkeypatch, commits):

@@ -8,8 +8,7 @@ import pytest
 
 from games import rules
 from games.models import Game, Move
-from matchmaking import group_commit
-from tests.integration.helpers import RED, db, pair, run
+from tests.integration.helpers import RED, batch_statements, db, pair, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,20 +19,7 @@ CONTEXT_READ = "SELECT s.state, s.game_id"
 @pytest.fixture
 def context_reads(monkeypatch):
     """Every context read on the batches' connection from the first batch on."""
-    seen: list[str] = []
-    traced = []
-    init = group_commit.Batch.__init__
-
-    def tracing_init(self, raw, loop):
-        init(self, raw, loop)
-        if raw not in traced:
-            raw.set_trace_callback(lambda sql: seen.append(sql) if sql.startswith(CONTEXT_READ) else None)
-            traced.append(raw)
-
-    monkeypatch.setattr(group_commit.Batch, "__init__", tracing_init)
-    yield seen
-    for raw in traced:
-        raw.set_trace_callback(None)
+    yield from batch_statements(monkeypatch, CONTEXT_READ)
 
 
 def test_a_game_s_moves_read_its_slot_once(context_reads):
