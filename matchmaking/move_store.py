@@ -394,7 +394,10 @@ def _json(value: Any) -> Any:
 
 
 def lock_for_move(slot_id: int) -> MoveContext | None:
-    """Lock the slot and read what a move needs, or None if there is no such slot."""
+    """Lock the slot and read what a move needs, or None if there is no such slot.
+
+    Inside the embedded default's batch, the slot's kept context when there
+    is one (``move_contexts``)."""
     batch = _batch()
     if batch is not None:
         return batch.contexts.get(slot_id)

@@ -35,8 +35,8 @@ def test_the_load_benchmark_plays_real_games_and_reports_both_players_latencies(
     for name in ("rtt_ms", "to_opponent_ms"):
         assert 0 < figures[name]["p50"] <= figures[name]["p99"] <= figures[name]["max"], figures[name]
     assert "move to opponent" in done.stdout
-    # Games started and finished while it ran: it matched players and played
-    # each series to its end, and the server stored at least the moves counted.
-    assert figures["matchmaking_ms"]["p50"] is not None
+    # Series ended and players queued again while it measured (no figure is NaN),
+    # and the server stored at least the moves counted.
+    assert figures["matchmaking_ms"]["p50"] > 0
     assert figures["accepted"] > 0
     assert len(moves_in(server.workdir / "arena.sqlite3")) >= figures["accepted"]
