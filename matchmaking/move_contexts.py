@@ -8,10 +8,10 @@ the context the next move of that slot would read, and ``move_store`` keeps
 it here, by slot id. An entry stays current as long as nothing else changes
 its slot:
 
-- every other service locks the slot before it changes the slot or its
-  seats, game or series (``row_sql.locked_slot``, ``row_sql`` finding a
-  waiting or empty slot, ``spectators.add_watcher``), and locking drops the
-  entry (``forget``);
+- every other service locks the slot before it changes the slot, its
+  seats, game or series, or its spectators (``row_sql.locked_slot``, or
+  ``row_sql`` finding a waiting or empty slot), and locking drops the entry
+  (``forget``);
 - a commit by another connection (an admin edit, a management command)
   changes ``PRAGMA data_version``, read once per batch under the batch's
   write lock, and drops every entry, as does a new connection of the loop's;

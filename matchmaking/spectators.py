@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import Count, Max
 
 from games.models import Series
-from matchmaking import move_contexts
+from matchmaking import row_sql
 from matchmaking.models import Seat, Slot, Watcher
 from matchmaking.outbox import Outbox
 from matchmaking.services import clock_fields, options_fields, watch_version
@@ -76,8 +76,7 @@ def add_watcher(slot_id: int, channel: str, process_id: str) -> Outbox:
     anyone watches under that lock too, so every move either sees this
     spectator (and is sent to it) or committed before it (and is in the
     snapshot it reads next)."""
-    list(Slot.objects.select_for_update().filter(id=slot_id).values_list("id"))
-    move_contexts.forget(slot_id)  # its moves must now reach this spectator
+    row_sql.locked_slot(slot_id)  # which also drops the slot's kept move context (``move_contexts``)
     Watcher.objects.update_or_create(channel_name=channel, defaults={"slot_id": slot_id, "process_id": process_id})
     return Outbox(changed_slots={slot_id})
 
