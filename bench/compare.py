@@ -64,7 +64,7 @@ def run(label: str, args: list[str]) -> dict | None:
 def table(title: str, rows: list[tuple[str, dict | None]]) -> str:
     lines = [f"**{title}**", "",
              "| server | accepted moves/s | served | RTT p50 / p95 / p99 / max (ms) | to opponent p50 / p99 (ms) "
-             "| matchmaking p50 / p99 (ms) | errors | server CPU | peak RSS |",
+             "| matchmaking p50 / p99 (ms) | errors | server CPU (per move) | peak RSS |",
              "|---|---|---|---|---|---|---|---|---|"]
     for label, fig in rows:
         if fig is None:
@@ -78,10 +78,15 @@ def table(title: str, rows: list[tuple[str, dict | None]]) -> str:
         errors = sum(fig["errors"].values())
         # No game started while measuring (every series outlasted the window): no figure.
         matchmaking = "—" if mm["p50"] != mm["p50"] else f"{mm['p50']:.0f} / {mm['p99']:.0f}"
+        # CPU per move tells a fast hour of this machine from a slow one: compare with the
+        # reference's in the same round.
+        cpu = f"{fig['server_cpu_pct']:.0f} %"
+        if fig["accepted_per_s"]:
+            cpu += f" ({fig['server_cpu_pct'] / 100 / fig['accepted_per_s'] * 1e6:.0f} µs)"
         lines.append(
             f"| {label} | {fig['accepted_per_s']:.0f} | {served} | {rtt['p50']:.1f} / {rtt['p95']:.1f} / "
             f"{rtt['p99']:.1f} / {rtt['max']:.0f} | {to_opponent} | {matchmaking} | {errors} | "
-            f"{fig['server_cpu_pct']:.0f} % | {fig['peak_rss_mb']:.0f} MB |")
+            f"{cpu} | {fig['peak_rss_mb']:.0f} MB |")
     return "\n".join(lines)
 
 

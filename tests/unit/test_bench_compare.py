@@ -38,6 +38,16 @@ def test_the_table_shows_the_opponents_delivery_where_it_was_measured():
     assert older.count("|") == header.count("|") and "| — |" in older
 
 
+def test_the_table_gives_the_servers_cpu_per_accepted_move():
+    busy = {**figures(4000, 60.0), "server_cpu_pct": 80.0}
+    stalled = {**figures(0, 60.0), "server_cpu_pct": 3.0}
+    text = compare.table("t", [("ours", busy), ("stalled", stalled)])
+    header, _rule, ours, none_accepted = text.splitlines()[2:]
+    assert "server CPU (per move)" in header
+    assert "| 80 % (200 µs) |" in ours  # 0.8 of a core over 4,000 moves a second
+    assert "| 3 % |" in none_accepted
+
+
 def test_saturation_ratios_compare_each_round_with_the_reference_of_that_round():
     variants = [("ours", []), ("reference", ["--target", "reference"])]
     rows = [("ours (round 1)", figures(6600, 13.0)), ("reference (round 1)", figures(13200, 6.0)),
