@@ -133,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     if refusal:
         print(f"hexgame-server: {refusal}", file=sys.stderr)
         return 2
+    crowding = _workers_warning(args.workers, len(os.sched_getaffinity(0)))
+    if crowding:
+        print(f"hexgame-server: warning: {crowding}", file=sys.stderr)
 
     import django
     from django.conf import settings
@@ -286,6 +289,21 @@ def _workers_refusal(workers: int) -> str | None:
     if not os.environ.get("HEX_DATABASE_URL", "").startswith(("postgres", "postgresql")):
         return "--workers > 1 needs a PostgreSQL HEX_DATABASE_URL (SQLite has no row locks across processes)"
     return None
+
+
+def _workers_warning(workers: int, cpus: int) -> str | None:
+    """A warning when ``workers`` processes would share fewer CPUs than that.
+
+    A worker beyond one per CPU adds no capacity, only the traffic between
+    workers through Redis and the processes' switching: on one core, two
+    workers served fewer moves, with a longer tail, than one (README,
+    Benchmarks). It may still be wanted (a worker killed leaves another
+    serving), so it is a warning, not a refusal.
+    """
+    if workers <= cpus:
+        return None
+    return (f"{workers} workers share {cpus} CPU{'s' if cpus != 1 else ''}: a worker beyond one per CPU adds "
+            f"no capacity, only traffic between workers; --workers {cpus} is likely to serve more")
 
 
 if __name__ == "__main__":

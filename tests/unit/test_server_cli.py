@@ -111,3 +111,25 @@ def _is_zombie(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def test_more_workers_than_cpus_are_warned_about():
+    assert cli._workers_warning(2, 2) is None
+    assert cli._workers_warning(1, 1) is None
+    warning = cli._workers_warning(2, 1)
+    assert warning is not None and "2 workers share 1 CPU:" in warning and "--workers 1" in warning
+    assert "share 2 CPUs" in cli._workers_warning(3, 2)
+
+
+def test_the_warning_is_printed_but_the_server_still_starts(monkeypatch, capsys):
+    monkeypatch.setenv("HEX_LOG_LEVEL", "WARNING")
+    monkeypatch.setenv("HEX_REDIS_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("HEX_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    monkeypatch.setattr(cli.os, "sched_getaffinity", lambda pid: {0})
+    started = []
+    monkeypatch.setattr(cli, "supervise", lambda start, count, house=None: started.append(count) or 0)
+    monkeypatch.setattr("django.setup", lambda: None)
+
+    assert cli.main(["--workers", "2", "--no-migrate"]) == 0
+    assert started == [2]
+    assert "warning: 2 workers share 1 CPU" in capsys.readouterr().err
