@@ -8,7 +8,9 @@ reference server, printed as Markdown tables.
 
 This machine's speed drifts by a third within minutes, so with ``--rounds``
 each scenario runs all its servers in turn, round after round, and prints every
-round: compare rows of the same round, and the medians below the table.
+round: compare rows of the same round, and the medians below the table. Below
+them, each of issue 5's targets says in how many rounds each of our servers met
+it, and what every other round missed.
 
 Every scenario is one ``bench/load.py`` run (its own fresh server, pinned to
 core 0, the load generator to core 1). The reference is
@@ -109,10 +111,19 @@ def against_reference(variants: list[tuple[str, list[str]]], rows: list[tuple[st
     """Per server, its accepted moves/s as a multiple of the reference's in the
     same round (issue 5's saturation target: at least 0.5×). Rounds, not
     medians: the machine's speed drifts between them."""
+    reference = next((label for label, extra in variants if "--target" in extra), None)
+    return "\n".join(f"* {label} against {reference}, accepted moves/s in the same round: "
+                     + ", ".join(f"{ratio:.2f}×" for ratio in ratios)
+                     for label, ratios in round_ratios(variants, rows).items())
+
+
+def round_ratios(variants: list[tuple[str, list[str]]], rows: list[tuple[str, dict | None]]) -> dict[str, list[float]]:
+    """Per server, its accepted moves/s over the reference's, round by round
+    (rounds where either did not run are left out)."""
     reference = next((index for index, (_, extra) in enumerate(variants) if "--target" in extra), None)
     if reference is None:
-        return ""
-    lines = []
+        return {}
+    found = {}
     for index, (label, _) in enumerate(variants):
         if index == reference:
             continue
@@ -122,9 +133,83 @@ def against_reference(variants: list[tuple[str, list[str]]], rows: list[tuple[st
             if ours is not None and theirs is not None and theirs["accepted_per_s"]:
                 ratios.append(ours["accepted_per_s"] / theirs["accepted_per_s"])
         if ratios:
-            lines.append(f"* {label} against {variants[reference][0]}, accepted moves/s in the same round: "
-                         + ", ".join(f"{ratio:.2f}×" for ratio in ratios))
-    return "\n".join(lines)
+            found[label] = ratios
+    return found
+
+
+# Issue 5's targets, checked on every round's row. "The offered load" of the
+# PostgreSQL target is read as the embedded default's: at least 95 % served.
+SERVED_MIN_PCT = 95.0
+TARGETS = {
+    "think": ("at least 95 % served at p99 ≤ 25 ms, no errors, peak RSS ≤ 250 MB", 25.0, 250.0),
+    "production": ("two workers: at least 95 % served at p99 ≤ 50 ms, no errors", 50.0, None),
+}
+SATURATION_MIN_RATIO = 0.5
+IDLE_RSS_GROWTH_MAX = 0.10  # "stable memory": at most 10 % more at the end than after connecting
+
+
+def misses(fig: dict, p99_max: float, rss_max_mb: float | None) -> list[str]:
+    """What of a target ``fig`` misses (empty when it meets it)."""
+    found = []
+    served = fig["served_pct"]
+    if served is None or served < SERVED_MIN_PCT:
+        found.append("nothing offered" if served is None else f"{served:.1f} % served")
+    if fig["rtt_ms"]["p99"] > p99_max:
+        found.append(f"p99 {fig['rtt_ms']['p99']:.1f} ms")
+    if errors := sum(fig["errors"].values()):
+        found.append(f"{errors} errors")
+    if rss_max_mb is not None and fig["peak_rss_mb"] > rss_max_mb:
+        found.append(f"peak RSS {fig['peak_rss_mb']:.0f} MB")
+    return found
+
+
+def verdicts(name: str, variants: list[tuple[str, list[str]]], rows: list[tuple[str, dict | None]]) -> str:
+    """Per server the target applies to, in how many rounds it was met, and
+    what each other round missed. Our servers only; on PostgreSQL, two
+    workers only (one worker is reported beside them)."""
+    if name not in TARGETS:
+        return ""
+    text, p99_max, rss_max_mb = TARGETS[name]
+    parts = []
+    for index, (label, extra) in enumerate(variants):
+        if "--target" in extra or (name == "production" and _workers(extra) != 2):
+            continue
+        ran = [(round_, fig) for round_, (_, fig) in enumerate(rows[index::len(variants)], start=1) if fig is not None]
+        if not ran:
+            continue
+        missed = [(round_, misses(fig, p99_max, rss_max_mb)) for round_, fig in ran]
+        missed = [(round_, found) for round_, found in missed if found]
+        detail = "; ".join(f"round {round_}: {', '.join(found)}" for round_, found in missed)
+        parts.append(f"{label} met it in {len(ran) - len(missed)} of {len(ran)} rounds"
+                     + (f" ({detail})" if detail else ""))
+    return f"* target, {text}: " + "; ".join(parts) if parts else ""
+
+
+def _workers(extra: list[str]) -> int:
+    return int(extra[extra.index("--workers") + 1]) if "--workers" in extra else 1
+
+
+def saturation_verdict(variants: list[tuple[str, list[str]]], rows: list[tuple[str, dict | None]]) -> str:
+    """In how many rounds each of our servers made at least half the reference's moves/s."""
+    lines = []
+    for label, ratios in round_ratios(variants, rows).items():
+        met = sum(ratio >= SATURATION_MIN_RATIO for ratio in ratios)
+        lines.append(f"{label} met it in {met} of {len(ratios)} rounds")
+    return f"* target, at least {SATURATION_MIN_RATIO}× the reference's moves/s: " + "; ".join(lines) if lines else ""
+
+
+def idle_verdict(fig: dict, wanted: int) -> str:
+    """Whether ``wanted`` idle connections were all held, with no error and stable memory."""
+    growth = (fig["rss_end_mb"] - fig["rss_start_mb"]) / fig["rss_start_mb"] if fig["rss_start_mb"] else 0.0
+    found = []
+    if fig["open"] < wanted:
+        found.append(f"{fig['open']} open")
+    if errors := sum(fig["errors"].values()):
+        found.append(f"{errors} errors")
+    if growth > IDLE_RSS_GROWTH_MAX:
+        found.append(f"memory grew {100 * growth:.0f} %")
+    return (f"* target, {wanted:,} connections held with no error and stable memory (at most "
+            f"{100 * IDLE_RSS_GROWTH_MAX:.0f} % growth): " + ("missed (" + ", ".join(found) + ")" if found else "met"))
 
 
 def main() -> int:
@@ -144,6 +229,7 @@ def main() -> int:
                 out.append(f"**2,000 idle connections, held {'15' if args.quick else '60'} s (ours, uvicorn)**: "
                            f"{fig['open']} open, errors {sum(fig['errors'].values())}, RSS "
                            f"{fig['rss_start_mb']:.0f} MB after connecting, {fig['rss_end_mb']:.0f} MB at the end")
+                out.append(idle_verdict(fig, 2000))
             continue
         title, common, variants = SCENARIOS[name]
         rows = []
@@ -159,6 +245,9 @@ def main() -> int:
             out.append(medians(variants, rows, args.rounds))
         if name == "saturation" and (ratios := against_reference(variants, rows)):
             out.append(ratios)
+            out.append(saturation_verdict(variants, rows))
+        if verdict := verdicts(name, variants, rows):
+            out.append(verdict)
     print("\n\n".join(out))
     return 0
 

@@ -56,3 +56,45 @@ def test_saturation_ratios_compare_each_round_with_the_reference_of_that_round()
     assert compare.against_reference(variants, rows) == (
         "* ours against reference, accepted moves/s in the same round: 0.50×, 0.62×")
     assert compare.against_reference([("ours", [])], rows[:1]) == ""
+
+
+def served(rate: float, pct: float, p99: float, rss: float = 120.0, errors: dict | None = None) -> dict:
+    return {**figures(rate, p99), "served_pct": pct, "peak_rss_mb": rss, "errors": errors or {}}
+
+
+def test_the_embedded_default_target_names_what_each_missed_round_missed():
+    variants = [("ours, uvicorn", []), ("ours, daphne", []), ("reference", ["--target", "reference"])]
+    rows = [("u1", served(3990, 99.8, 8.7)), ("d1", served(3990, 99.7, 39.9)), ("r1", served(4000, 100.0, 2.4)),
+            ("u2", served(3800, 94.0, 12.0, rss=260.0)), ("d2", served(3990, 99.7, 17.5, errors={"error: x": 2})),
+            ("r2", served(4000, 100.0, 90.0))]
+    assert compare.verdicts("think", variants, rows) == (
+        "* target, at least 95 % served at p99 ≤ 25 ms, no errors, peak RSS ≤ 250 MB: "
+        "ours, uvicorn met it in 1 of 2 rounds (round 2: 94.0 % served, peak RSS 260 MB); "
+        "ours, daphne met it in 0 of 2 rounds (round 1: p99 39.9 ms; round 2: 2 errors)")
+
+
+def test_the_postgresql_target_applies_to_two_workers_only():
+    variants = [("ours ×1", ["--workers", "1"]), ("ours ×2", ["--server-impl", "uvicorn", "--workers", "2"]),
+                ("reference", ["--target", "reference"])]
+    rows = [("a", served(3990, 99.2, 47.0)), ("b", served(3750, 94.3, 76.5)), ("c", served(20, 0.5, 9000.0)),
+            ("a", served(3990, 99.1, 51.3)), ("b", None), ("c", None)]
+    assert compare.verdicts("production", variants, rows) == (
+        "* target, two workers: at least 95 % served at p99 ≤ 50 ms, no errors: "
+        "ours ×2 met it in 0 of 1 rounds (round 1: 94.3 % served, p99 76.5 ms)")
+    assert compare.verdicts("saturation", variants, rows) == ""
+
+
+def test_the_saturation_target_counts_the_rounds_at_half_the_reference_or_more():
+    variants = [("ours", []), ("reference", ["--target", "reference"])]
+    rows = [("o", figures(6600, 13.0)), ("r", figures(13200, 6.0)), ("o", figures(5000, 15.0)),
+            ("r", figures(12000, 7.0)), ("o", figures(7000, 12.0)), ("r", None)]
+    assert compare.saturation_verdict(variants, rows) == (
+        "* target, at least 0.5× the reference's moves/s: ours met it in 1 of 2 rounds")
+
+
+def test_the_idle_target_wants_every_connection_no_error_and_stable_memory():
+    held = {"open": 2000, "errors": {}, "rss_start_mb": 171.0, "rss_end_mb": 172.0}
+    assert compare.idle_verdict(held, 2000).endswith(": met")
+    leaking = {**held, "open": 1990, "errors": {"connection: OSError": 10}, "rss_start_mb": 100.0,
+               "rss_end_mb": 150.0}
+    assert compare.idle_verdict(leaking, 2000).endswith(": missed (1990 open, 10 errors, memory grew 50 %)")
