@@ -180,9 +180,13 @@ def verdicts(name: str, variants: list[tuple[str, list[str]]], rows: list[tuple[
         missed = [(round_, misses(fig, p99_max, rss_max_mb)) for round_, fig in ran]
         missed = [(round_, found) for round_, found in missed if found]
         detail = "; ".join(f"round {round_}: {', '.join(found)}" for round_, found in missed)
-        parts.append(f"{label} met it in {len(ran) - len(missed)} of {len(ran)} rounds"
+        parts.append(f"{label} met it in {len(ran) - len(missed)} of {_rounds(len(ran))}"
                      + (f" ({detail})" if detail else ""))
     return f"* target, {text}: " + "; ".join(parts) if parts else ""
+
+
+def _rounds(count: int) -> str:
+    return f"{count} round" + ("s" if count != 1 else "")
 
 
 def _workers(extra: list[str]) -> int:
@@ -194,7 +198,7 @@ def saturation_verdict(variants: list[tuple[str, list[str]]], rows: list[tuple[s
     lines = []
     for label, ratios in round_ratios(variants, rows).items():
         met = sum(ratio >= SATURATION_MIN_RATIO for ratio in ratios)
-        lines.append(f"{label} met it in {met} of {len(ratios)} rounds")
+        lines.append(f"{label} met it in {met} of {_rounds(len(ratios))}")
     return f"* target, at least {SATURATION_MIN_RATIO}× the reference's moves/s: " + "; ".join(lines) if lines else ""
 
 

@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     if refusal:
         print(f"hexgame-server: {refusal}", file=sys.stderr)
         return 2
-    crowding = _workers_warning(args.workers, len(os.sched_getaffinity(0)))
+    crowding = _workers_warning(args.workers, usable_cpus())
     if crowding:
         print(f"hexgame-server: warning: {crowding}", file=sys.stderr)
 
@@ -289,6 +289,15 @@ def _workers_refusal(workers: int) -> str | None:
     if not os.environ.get("HEX_DATABASE_URL", "").startswith(("postgres", "postgresql")):
         return "--workers > 1 needs a PostgreSQL HEX_DATABASE_URL (SQLite has no row locks across processes)"
     return None
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on: its affinity (``taskset``, cpusets)
+    where the platform has one (not macOS), else all of them."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 def _workers_warning(workers: int, cpus: int) -> str | None:

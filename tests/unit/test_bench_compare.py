@@ -80,7 +80,7 @@ def test_the_postgresql_target_applies_to_two_workers_only():
             ("a", served(3990, 99.1, 51.3)), ("b", None), ("c", None)]
     assert compare.verdicts("production", variants, rows) == (
         "* target, two workers: at least 95 % served at p99 ≤ 50 ms, no errors: "
-        "ours ×2 met it in 0 of 1 rounds (round 1: 94.3 % served, p99 76.5 ms)")
+        "ours ×2 met it in 0 of 1 round (round 1: 94.3 % served, p99 76.5 ms)")
     assert compare.verdicts("saturation", variants, rows) == ""
 
 

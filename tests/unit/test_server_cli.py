@@ -121,11 +121,19 @@ def test_more_workers_than_cpus_are_warned_about():
     assert "share 2 CPUs" in cli._workers_warning(3, 2)
 
 
+def test_usable_cpus_follow_the_affinity_or_else_the_cpu_count(monkeypatch):
+    monkeypatch.setattr(cli.os, "sched_getaffinity", lambda pid: {1}, raising=False)
+    assert cli.usable_cpus() == 1
+    monkeypatch.delattr(cli.os, "sched_getaffinity")  # macOS has none
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 8)
+    assert cli.usable_cpus() == 8
+
+
 def test_the_warning_is_printed_but_the_server_still_starts(monkeypatch, capsys):
     monkeypatch.setenv("HEX_LOG_LEVEL", "WARNING")
     monkeypatch.setenv("HEX_REDIS_URL", "redis://127.0.0.1:6379/0")
     monkeypatch.setenv("HEX_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    monkeypatch.setattr(cli.os, "sched_getaffinity", lambda pid: {0})
+    monkeypatch.setattr(cli, "usable_cpus", lambda: 1)
     started = []
     monkeypatch.setattr(cli, "supervise", lambda start, count, house=None: started.append(count) or 0)
     monkeypatch.setattr("django.setup", lambda: None)
