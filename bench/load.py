@@ -58,6 +58,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 # What ends a player's connection, counted as a connection error.
 CONNECTION_ERRORS = (TimeoutError, OSError, lean_ws.ProtocolError, lean_ws.ConnectionClosedError)
 REFERENCE_VENV = Path(os.environ.get("HEX_REFERENCE_VENV", "/tmp/refvenv"))
+REDIS_URL = "redis://127.0.0.1:6379/0"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
@@ -139,6 +140,7 @@ class ServerUnderTest:
     process: subprocess.Popen | None = None
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hexbench-")))
     database: str | None = None
+    redis_prefix: str = field(default_factory=lambda: f"hexbench-{uuid.uuid4().hex[:8]}")
 
     @property
     def url(self) -> str:
@@ -147,12 +149,10 @@ class ServerUnderTest:
     def _env(self) -> dict[str, str]:
         env = {**os.environ}
         env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        prefix = f"hexbench-{uuid.uuid4().hex[:8]}"
         if self.target == "reference":
             env.update(MAX_SLOTS=str(self.slots), HEX_RECONNECT_TIMEOUT="0", HEX_STATE_BACKEND="memory")
             if self.backend == "postgres-redis":
-                env.update(HEX_STATE_BACKEND="redis", HEX_REDIS_URL="redis://127.0.0.1:6379/0",
-                           HEX_REDIS_KEY_PREFIX=prefix)
+                env.update(HEX_STATE_BACKEND="redis", HEX_REDIS_URL=REDIS_URL, HEX_REDIS_KEY_PREFIX=self.redis_prefix)
             return env
         env.update(DJANGO_SETTINGS_MODULE="hexsite.settings", PYTHONPATH=str(ROOT), HEX_LOG_LEVEL="WARNING",
                    HEX_DATA_DIR=str(self.workdir), HEX_DATABASE_URL=f"sqlite:///{self.workdir / 'arena.sqlite3'}",
@@ -165,7 +165,7 @@ class ServerUnderTest:
             with psycopg.connect("host=127.0.0.1 user=postgres dbname=test", autocommit=True) as admin:
                 admin.execute(f'CREATE DATABASE "{self.database}"')
             env.update(HEX_DATABASE_URL=f"postgresql://postgres@127.0.0.1:5432/{self.database}",
-                       HEX_REDIS_URL="redis://127.0.0.1:6379/0", HEX_REDIS_KEY_PREFIX=prefix)
+                       HEX_REDIS_URL=REDIS_URL, HEX_REDIS_KEY_PREFIX=self.redis_prefix)
         return env
 
     def start(self) -> ServerUnderTest:
@@ -207,6 +207,14 @@ class ServerUnderTest:
 
             with psycopg.connect("host=127.0.0.1 user=postgres dbname=test", autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+        if self.backend == "postgres-redis":
+            # Leave Redis as found: the reference never deletes its slots key,
+            # and channels-redis keeps a group for a day.
+            import redis
+
+            with redis.Redis.from_url(REDIS_URL) as client:
+                for key in client.scan_iter(match=f"{self.redis_prefix}*"):
+                    client.delete(key)
 
 
 # -- the load --------------------------------------------------------------------------------------

@@ -55,11 +55,19 @@ def redis_url() -> str:
 
 
 @pytest.fixture
-def production_env(postgres_database: str, redis_url: str) -> dict[str, str]:
-    return {
+def production_env(postgres_database: str, redis_url: str) -> Iterator[dict[str, str]]:
+    """The environment of a server on PostgreSQL + Redis. Its Redis keys go
+    afterwards: channels-redis keeps a group a day, and CI shares this Redis."""
+    import redis
+
+    prefix = f"hexarena-test-{uuid.uuid4().hex[:8]}"
+    yield {
         "HEX_DATABASE_URL": postgres_database,
         "HEX_REDIS_URL": redis_url,
-        "HEX_REDIS_KEY_PREFIX": f"hexarena-test-{uuid.uuid4().hex[:8]}",
+        "HEX_REDIS_KEY_PREFIX": prefix,
         "HEX_HEARTBEAT_INTERVAL": "0.5",
         "HEX_SWEEP_INTERVAL": "0.2",
     }
+    with redis.Redis.from_url(redis_url) as client:
+        for key in client.scan_iter(match=f"{prefix}*"):
+            client.delete(key)
