@@ -149,33 +149,14 @@ def _sql(name: str) -> str:
     return _statements[vendor][name]
 
 
-class _PostgresMove:
-    """An ordinary move's transaction on PostgreSQL in two round trips.
-
-    Under Django's ``atomic`` a move took four: BEGIN, the locking read, the
-    write and COMMIT, each waiting on the PostgreSQL backend and then on a
-    free core and the GIL for the thread that resumes. Here BEGIN travels
-    with the read and COMMIT with the write (several statements in one
-    simple query, which psycopg's client-side binding allows).
-
-    The read and the write are prepared statements (``EXECUTE``): planning
-    the read's four-table join took PostgreSQL about 150 µs per move, more
-    than running it, and PostgreSQL shares the machine's cores with the
-    server.
-    """
-
-    def __init__(self, raw: Any) -> None:
-        self.raw = raw
-        self.begun = False
-        self.finished = False
-
-
-# Per thread: on PostgreSQL, moves of different games run on several threads at once.
+# Per thread: on PostgreSQL, batches of moves run on several threads at once.
 _postgres_moves = threading.local()
 
-# The move statements PostgreSQL keeps prepared, per connection (``PREPARE``
-# lasts as long as the database session, so a reconnect prepares again).
-_PREPARED = ("context", "board", "insert_move_update_game", "contexts", "boards", "write_moves")
+# The batch statements PostgreSQL keeps prepared, per connection (``PREPARE``
+# lasts as long as the database session, so a reconnect prepares again):
+# planning the read's four-table join took PostgreSQL about 150 µs a time,
+# more than running it, and PostgreSQL shares the machine's cores with the server.
+_PREPARED = ("contexts", "boards", "write_moves")
 _prepared_on: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 
 
@@ -210,28 +191,6 @@ def _executed(name: str, params: list[Any]) -> str:
     return f"EXECUTE hex_{name}({', '.join(['%s'] * len(params))})"
 
 
-@contextlib.contextmanager
-def postgres_move() -> Iterator[None]:
-    """Around ``_ordinary_move`` on PostgreSQL, outside any transaction: the
-    move's statements run as described in ``_PostgresMove``; a move that ends
-    without writing (a refusal, an error, a move for the ORM path) is rolled back."""
-    assert connection.vendor == "postgresql" and not connection.in_atomic_block
-    assert getattr(_postgres_moves, "current", None) is None
-    connection.ensure_connection()
-    _prepare(connection.connection)
-    move = _postgres_moves.current = _PostgresMove(connection.connection)
-    try:
-        yield
-    except psycopg.Error as exc:
-        _failed(move.raw, exc)
-        raise
-    finally:
-        _postgres_moves.current = None
-        if move.begun and not move.finished:
-            with contextlib.suppress(Exception):
-                move.raw.execute("ROLLBACK")
-
-
 class PostgresBatch:
     """Ordinary moves of several slots in one PostgreSQL transaction.
 
@@ -240,7 +199,10 @@ class PostgresBatch:
     its statement overhead, its loopback sends and the commit's WAL flush,
     with two rows of work in them. A batch reads the contexts of all its
     slots in one statement, writes all its moves and positions in one more
-    with ``COMMIT``, and flushes the WAL once.
+    with ``COMMIT``, and flushes the WAL once. ``BEGIN`` travels with the read
+    and ``COMMIT`` with the write: several statements in one simple query,
+    which psycopg's client-side binding allows. A single move outside the
+    server's batching (``services.apply_move``) is a batch of one.
 
     While a batch is open on a thread, ``lock_for_move``, ``position_for``
     and ``record_move`` use it instead of running statements of their own.
@@ -270,7 +232,7 @@ def postgres_batch(slot_ids: list[int]) -> Iterator[PostgresBatch]:
     of the batch is written.
     """
     assert connection.vendor == "postgresql" and not connection.in_atomic_block
-    assert getattr(_postgres_moves, "current", None) is None and getattr(_postgres_moves, "batch", None) is None
+    assert getattr(_postgres_moves, "batch", None) is None
     connection.ensure_connection()
     raw = connection.connection
     _prepare(raw)
@@ -350,33 +312,15 @@ def _rows(name: str, params: list[Any]) -> list[tuple[Any, ...]]:
     batch = group_commit.open_batch()
     if batch is not None:
         return batch.raw.execute(_raw_sql(name), params).fetchall()
-    move = getattr(_postgres_moves, "current", None)
-    if move is not None:
-        with move.raw.cursor() as cursor:
-            if move.begun:
-                cursor.execute(_executed(name, params), params)
-            else:
-                move.begun = True
-                cursor.execute(_BEGIN + _executed(name, params), params)
-                _to_last_result(cursor)
-            return cursor.fetchall()
     with connection.cursor() as cursor:
         cursor.execute(_sql(name), params)
         return cursor.fetchall()
 
 
-def _write(name: str, params: list[Any], last: bool = False) -> None:
-    """Run a write; ``last``: the move's final statement (it commits a
-    ``postgres_move``)."""
+def _write(name: str, params: list[Any]) -> None:
     batch = group_commit.open_batch()
     if batch is not None:
         batch.raw.execute(_raw_sql(name), params)
-        return
-    move = getattr(_postgres_moves, "current", None)
-    if move is not None and move.begun:
-        with move.raw.cursor() as cursor:
-            cursor.execute(_executed(name, params) + ("; COMMIT" if last else ""), params)
-        move.finished = last
         return
     with connection.cursor() as cursor:
         cursor.execute(_sql(name), params)
@@ -551,7 +495,7 @@ def record_move(context: MoveContext, player: int, q: int, r: int, position: Pos
     move_row = [context.game_id, number, player, _PLACE, q, r, _now_param()]
     game_row = [number, position.text, f"[{q},{r}]", next_turn, context.game_id]
     if database_vendor() == "postgresql":
-        _write("insert_move_update_game", move_row + game_row, last=True)
+        _write("insert_move_update_game", move_row + game_row)
     else:
         _write("insert_move", move_row)
         _write("update_game", game_row)

@@ -617,8 +617,9 @@ def apply_move(slot_id: int, seat_id: int, channel: str, q: object, r: object) -
     An ordinary move reads and writes through ``move_store`` (three plain SQL
     statements: this is the arena's hot path). Inline on SQLite it is
     committed with the other moves of the same loop pass (``group_commit``);
-    on PostgreSQL its transaction takes two round trips
-    (``move_store.postgres_move``).
+    on PostgreSQL it is a batch of one (``move_store.postgres_batch``), two
+    round trips, where the server batches the moves that wait together
+    (``apply_moves``).
     A move that ends its game, or any move of a game with a clock, goes on
     through the ORM path: in the same group commit on SQLite, in a
     transaction of its own on PostgreSQL. (That path opens no ``atomic``
@@ -634,18 +635,20 @@ def apply_move(slot_id: int, seat_id: int, channel: str, q: object, r: object) -
     # as in the reference); the board and the stored move use integers.
     move = (slot_id, seat_id, channel, q, r, int(q), int(r))  # type: ignore[call-overload]
     if group_commit.enabled():
-        fast_transaction = group_commit.joined()
+        with group_commit.joined() as batch:
+            outbox = _ordinary_move(*move)
+        if outbox is None and batch is not None:
+            return _in_group_commit(_apply_move_orm, *move)  # a game end, or a move with a clock
+        if outbox is not None:
+            outbox.pending_commit = batch
+            return outbox
     elif connection.vendor == "postgresql" and not connection.in_atomic_block:
-        fast_transaction = move_store.postgres_move()
+        with move_store.postgres_batch([slot_id]):  # committed on leaving
+            outbox = _ordinary_move(*move)
+        if outbox is not None:
+            return outbox
     else:
         return _apply_move_in_transaction(*move)
-    with fast_transaction as batch:
-        outbox = _ordinary_move(*move)
-    if outbox is None and batch is not None:
-        return _in_group_commit(_apply_move_orm, *move)  # a game end, or a move with a clock
-    if outbox is not None:
-        outbox.pending_commit = batch  # None on PostgreSQL: already committed
-        return outbox
     return _apply_move_in_transaction(*move, maybe_ordinary=False)
 
 

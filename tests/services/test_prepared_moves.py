@@ -40,8 +40,7 @@ print(json.dumps({
 
 def test_move_statements_are_prepared_and_prepared_again_after_they_are_lost(postgres_database):
     result = run_script(SCRIPT, postgres_database)
-    assert result["prepared"] == ["hex_board", "hex_boards", "hex_context", "hex_contexts",
-                                  "hex_insert_move_update_game", "hex_write_moves"]
+    assert result["prepared"] == ["hex_boards", "hex_contexts", "hex_write_moves"]
     assert result["lost"] == "InvalidSqlStatementName"  # that one move fails, and is not stored
     assert result["answer"] == "move"
     assert result["stored"] == [[1, 0, 0], [2, 1, 1]]
