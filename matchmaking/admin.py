@@ -28,6 +28,14 @@ class SlotAdmin(admin.ModelAdmin):
     raw_id_fields = ("series", "game")
     inlines = [SeatInline]
 
+    def save_model(self, request: HttpRequest, obj: Slot, form: Any, change: bool) -> None:
+        # Only what the operator changed: writing the whole row back would
+        # also write the spectator count as the form read it (``Slot.spectators``).
+        if change:
+            obj.save(update_fields=[*form.changed_data, "updated_at"])
+        else:
+            obj.save()
+
     @admin.display(description="current board (R red left-right, B blue top-bottom; last move lower-case)")
     def board_drawing(self, obj: Slot) -> str:
         game = obj.game

@@ -28,7 +28,6 @@ from matchmaking.delivery import (
     deliver_at_commit,
     feed_subscribed,
     watch_group,
-    watcher_count,
 )
 from matchmaking.group_commit import CommitFailedError
 from matchmaking.hot_settings import hot
@@ -415,7 +414,6 @@ class WatchConsumer(GuardedReceiveMixin, LeanConsumerMixin, AsyncWebsocketConsum
         # between queue up behind it and are dropped by version if it has them.
         await self.channel_layer.group_add(watch_group(slot_id), self.channel_name)
         self.slot_id = slot_id
-        watcher_count(slot_id, +1)
         outbox = await run_in_db(spectators.add_watcher, slot_id, self.channel_name, runtime.PROCESS_ID)
         await self.send_state()
         await deliver(outbox)
@@ -435,7 +433,6 @@ class WatchConsumer(GuardedReceiveMixin, LeanConsumerMixin, AsyncWebsocketConsum
         if self.slot_id is None:
             return
         slot_id, self.slot_id = self.slot_id, None
-        watcher_count(slot_id, -1)
         await self.channel_layer.group_discard(watch_group(slot_id), self.channel_name)
         await leave(spectators.remove_watcher, self.channel_name)
 

@@ -30,9 +30,6 @@ _changed_slots: set[int] = set()
 _feed_subscribers = 0
 # /ws/overview connections of this process (see ``overview_viewed``).
 _overview_viewers = 0
-# Spectators (/ws/watch) of this process by slot id; with the in-memory layer
-# a slot nobody here watches needs no spectator event at all.
-_local_watchers: dict[int, int] = {}
 _announcer: asyncio.Task | None = None
 _feed_pusher: asyncio.Task | None = None
 # With several processes, /ws/slots lists are pushed at most this often per process.
@@ -81,8 +78,9 @@ async def deliver(outbox: Outbox) -> None:
         sending = _post_remote(remote)
         if sending is not None:
             await sending
-    if outbox.membership_changed:
+    if outbox.refresh_watchers:
         await _refresh_spectators(outbox)
+    if outbox.membership_changed:
         if not single_process():
             push_slot_list_soon()
         elif _feed_subscribers > 0:
@@ -159,17 +157,18 @@ def _post_local(outbox: Outbox, encoded: dict[int, str]) -> list[tuple[str, dict
 
 
 async def _tell_spectators(outbox: Outbox, encoded: dict[int, str]) -> None:
+    """Send each watched slot's messages to its spectators, one event per slot.
+
+    The services queue them only for slots that have spectators, so nothing
+    here asks Redis whether a group is empty: that was a Redis command per
+    game start, game end and seat change, about a tenth of a worker's time
+    under a load heavy in matchmaking, and a round trip the players'
+    messages waited for."""
     layer = get_channel_layer()
     try:
-        everyone_local = single_process()
         for slot_id, messages in outbox.watch.items():
-            if everyone_local and not _local_watchers.get(slot_id):
-                continue
-            group = watch_group(slot_id)
-            if not everyone_local and await process_mail.group_is_empty(layer, group):
-                continue  # one Redis command instead of group_send's several, at every game end
             texts = [_text(msg, encoded) for msg in messages]
-            await layer.group_send(group, {
+            await layer.group_send(watch_group(slot_id), {
                 "type": "hex.watch", "texts": texts, "version": list(outbox.watch_versions[slot_id])})
     except Exception as exc:  # spectators resume from a fresh snapshot when they reconnect
         log.warning("spectator delivery failed (%s: %s)", type(exc).__name__, exc)
@@ -177,19 +176,9 @@ async def _tell_spectators(outbox: Outbox, encoded: dict[int, str]) -> None:
 
 async def _refresh_spectators(outbox: Outbox) -> None:
     """Seats came, went or reconnected: the slots' spectators re-read them."""
-    if not outbox.changed_slots:
-        return
+    layer = get_channel_layer()
     try:
-        layer = get_channel_layer()
-        if single_process():
-            watched = {slot_id for slot_id in outbox.changed_slots if _local_watchers.get(slot_id)}
-        else:
-            # Spectators of other processes are only known to Redis (and the
-            # database); a broadcast per join to empty groups exhausted the
-            # Redis pool under load, and asking the database cost a thread hop.
-            watched = {slot_id for slot_id in outbox.changed_slots
-                       if not await process_mail.group_is_empty(layer, watch_group(slot_id))}
-        for slot_id in sorted(watched):
+        for slot_id in sorted(outbox.refresh_watchers):
             await layer.group_send(watch_group(slot_id), {"type": "watch.refresh"})
     except Exception as exc:  # spectators resume from a fresh snapshot when they reconnect
         log.warning("spectator delivery failed (%s: %s)", type(exc).__name__, exc)
@@ -238,15 +227,6 @@ def single_process() -> bool:
     """An in-memory channel layer cannot span processes, so no other process
     can be serving players: every seat of another process is an orphan."""
     return isinstance(get_channel_layer(), InMemoryChannelLayer)
-
-
-def watcher_count(slot_id: int, change: int) -> None:
-    """Count /ws/watch connections of this process per slot (``+1`` / ``-1``)."""
-    count = _local_watchers.get(slot_id, 0) + change
-    if count > 0:
-        _local_watchers[slot_id] = count
-    else:
-        _local_watchers.pop(slot_id, None)
 
 
 def overview_viewed(change: int) -> None:

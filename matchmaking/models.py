@@ -40,6 +40,12 @@ class Slot(models.Model):
     series = models.OneToOneField(Series, null=True, blank=True, on_delete=models.SET_NULL, related_name="slot")
     game = models.OneToOneField(Game, null=True, blank=True, on_delete=models.SET_NULL, related_name="slot")
     updated_at = models.DateTimeField(auto_now=True)
+    # How many ``Watcher`` rows the slot has, rewritten under the slot's row
+    # lock whenever one comes or goes (``spectators.add_watcher``). Every
+    # service reads it with that lock, in the locked row itself: PostgreSQL
+    # re-reads a row it waited for, but not another table, so a commit that
+    # waited for a new spectator's registration still sees the spectator.
+    spectators = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["id"]

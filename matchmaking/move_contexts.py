@@ -18,9 +18,6 @@ its slot:
 - a move updates its entry as it writes, before the batch commits (a
   second move of the same slot in the same pass must see the first), so a
   batch that is rolled back drops every entry.
-
-A spectator leaving changes ``watched`` without the lock: a stale True only
-sends a move to a group nobody is in.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from games import rules
 from games.models import Game, Move, Series
 from matchmaking import group_commit, move_contexts, row_sql
 from matchmaking.db_calls import database_vendor
-from matchmaking.models import Seat, Slot, Watcher
+from matchmaking.models import Seat, Slot
 
 
 class SeatRow(NamedTuple):
@@ -60,8 +60,8 @@ class MoveContext(NamedTuple):
     winner: int | None
     move_count: int
     seats: dict[int, SeatRow]
-    # Someone watches the slot (/ws/watch). Read under the slot's lock, which
-    # a spectator also takes when it registers (``spectators.add_watcher``).
+    # Someone watches the slot (/ws/watch): ``Slot.spectators``, read in the
+    # locked row, which a spectator's registration rewrites under the lock.
     watched: bool
     # The game's last move, [q, r] (as stored: JSON text on SQLite), or None.
     last_move: Any = None
@@ -70,9 +70,8 @@ class MoveContext(NamedTuple):
 def _build_statements(vendor: str) -> dict[str, str]:
     # PostgreSQL: lock only the slot row, and say the JSON parameters are jsonb.
     lock, as_json = (" FOR UPDATE OF s", "::jsonb") if vendor == "postgresql" else ("", "")
-    slot, game, series, seat, move, watcher = (m._meta.db_table for m in (Slot, Game, Series, Seat, Move, Watcher))
-    (w_slot,) = row_sql.columns(Watcher, "slot_id")
-    s_state, s_game, s_series = row_sql.columns(Slot, "state", "game", "series")
+    slot, game, series, seat, move = (m._meta.db_table for m in (Slot, Game, Series, Seat, Move))
+    s_state, s_game, s_series, s_spectators = row_sql.columns(Slot, "state", "game", "series", "spectators")
     g_turn, g_winner, g_count, g_board, g_last, g_number = row_sql.columns(
         Game, "current_turn", "winner", "move_count", "board", "last_move", "number")
     r_winner, r_control = row_sql.columns(Series, "winner", "time_control")
@@ -84,7 +83,7 @@ def _build_statements(vendor: str) -> dict[str, str]:
         f"SELECT s.{s_state}, s.{s_game}, r.{r_winner}, g.{g_turn}, g.{g_winner}, g.{g_count}, "
         f"se.id, se.{se_player}, se.{se_connected}, se.{se_channel}, se.{se_generation}, "
         f"s.{s_series}, g.{g_number}, r.{r_control}, "
-        f"EXISTS (SELECT 1 FROM {watcher} w WHERE w.{w_slot} = s.id), s.id, g.{g_last} "
+        f"s.{s_spectators} > 0, s.id, g.{g_last} "
         f"FROM {slot} s LEFT JOIN {game} g ON g.id = s.{s_game} "
         f"LEFT JOIN {series} r ON r.id = s.{s_series} "
         f"LEFT JOIN {seat} se ON se.{se_slot} = s.id "

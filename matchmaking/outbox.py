@@ -43,6 +43,11 @@ class Outbox:
     # (series id, game number, move count, game finished) once they apply.
     watch: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     watch_versions: dict[int, tuple[int, int, int, int]] = field(default_factory=dict)
+    # Watched slots whose seats changed: their spectators re-read the snapshot.
+    # Spectator messages and these are only queued for slots someone watches
+    # (``Slot.spectators``, read under the slot's lock), so delivery needs to
+    # ask nobody, across processes, whether a spectator group is empty.
+    refresh_watchers: set[int] = field(default_factory=set)
     # Written in a group commit (``matchmaking.group_commit``): what to await
     # before any of this may be sent. None: already committed.
     pending_commit: Batch | None = None
@@ -81,6 +86,7 @@ class Outbox:
         for slot_id, msgs in other.watch.items():
             self.watch.setdefault(slot_id, []).extend(msgs)
         self.watch_versions.update(other.watch_versions)
+        self.refresh_watchers |= other.refresh_watchers
 
     def channels(self) -> list[tuple[str, list[dict[str, Any]], int | None, int | None]]:
         """``(channel, messages, close code, seat generation)`` per connection."""

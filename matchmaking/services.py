@@ -91,12 +91,21 @@ def watch_version(slot: Slot) -> tuple[int, int, int, int]:
 
 def _broadcast(outbox: Outbox, slot: Slot, seats: dict[int, Seat], msg: dict[str, Any]) -> None:
     """Queue ``msg`` for every connected seat, red first as the reference does,
-    and for the slot's spectators."""
-    _broadcast_version(outbox, slot.id, watch_version(slot), seats, msg)
+    and for the slot's spectators if it has any."""
+    _broadcast_version(outbox, slot.id, watch_version(slot), seats, msg, watched=slot.spectators > 0)
+
+
+def _seats_changed(outbox: Outbox, slot: Slot) -> None:
+    """A seat of ``slot`` came, went or reconnected: the /ws/slots feed, the
+    live pages and the slot's spectators (if any) hear of it."""
+    outbox.membership_changed = True
+    outbox.changed_slots.add(slot.id)
+    if slot.spectators:
+        outbox.refresh_watchers.add(slot.id)
 
 
 def _broadcast_version(outbox: Outbox, slot_id: int, version: tuple[int, int, int, int], seats: dict[int, Any],
-                       msg: dict[str, Any], watched: bool = True) -> None:
+                       msg: dict[str, Any], watched: bool) -> None:
     for player in rules.PLAYERS:
         outbox.to_seat(seats.get(player), msg)
     if watched:
@@ -504,8 +513,7 @@ def _seat_matchmaker(request: proto.MatchRequest, client_ip: str | None, channel
 
 def _seated(outbox: Outbox, slot: Slot, seat: Seat) -> Outbox:
     outbox.identity = Identity(slot.id, seat.id, seat.player, seat.generation)
-    outbox.membership_changed = True
-    outbox.changed_slots.add(slot.id)
+    _seats_changed(outbox, slot)
     return outbox
 
 
@@ -1046,8 +1054,7 @@ def _mark_disconnected(slot: Slot, seats: dict[int, Seat], seat: Seat, outbox: O
     # long a lone remaining player keeps the slot (the reference resets it then).
     seat.reconnect_deadline = _deadline()
     row_sql.update(seat, ["connected", "channel_name", "reconnect_deadline"])
-    outbox.membership_changed = True
-    outbox.changed_slots.add(slot.id)
+    _seats_changed(outbox, slot)
     if finished and not any(s.connected for s in seats.values()):
         _reset_slot(slot)
         return
@@ -1091,8 +1098,7 @@ def _expire_if_due(slot: Slot, now: Any, outbox: Outbox) -> bool:
             outbox.close_seat(other, proto.CLOSE_NORMAL)
     _abandon_series(slot.series, slot.game)
     _reset_slot(slot)
-    outbox.membership_changed = True
-    outbox.changed_slots.add(slot.id)
+    _seats_changed(outbox, slot)
     return True
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Max
+from django.db.models import Max, QuerySet
 
 from games.models import Series
 from matchmaking import row_sql
@@ -51,11 +51,10 @@ def watch_state(slot_id: int) -> tuple[dict[str, Any], Version]:
             # Between series: everything of earlier series is history.
             latest = Series.objects.filter(slot_id=slot_id).aggregate(latest=Max("id"))["latest"] or 0
             version = (latest, _ALL, _ALL, 1)
-        spectators = Watcher.objects.filter(slot_id=slot_id).count()
     game = slot.game
     payload = {
         "slot_id": slot_id,
-        "spectators": spectators,
+        "spectators": slot.spectators,
         "series_id": slot.series_id,
         "game_id": game.id if game is not None else None,
         "last_move": list(game.last_move) if game is not None and game.last_move else None,
@@ -72,33 +71,45 @@ def watch_state(slot_id: int) -> tuple[dict[str, Any], Version]:
 
 @transaction.atomic
 def add_watcher(slot_id: int, channel: str, process_id: str) -> Outbox:
-    """Register a spectator, under the slot's lock: a move reads whether
-    anyone watches under that lock too, so every move either sees this
-    spectator (and is sent to it) or committed before it (and is in the
-    snapshot it reads next)."""
+    """Register a spectator under the slot's lock, counted in the slot row
+    (``Slot.spectators``) that every service reads with that lock: each
+    commit either sees this spectator (and is sent to it) or committed
+    before it (and is in the snapshot it reads next)."""
     row_sql.locked_slot(slot_id)  # which also drops the slot's kept move context (``move_contexts``)
     Watcher.objects.update_or_create(channel_name=channel, defaults={"slot_id": slot_id, "process_id": process_id})
+    _recount(slot_id)
     return Outbox(changed_slots={slot_id})
 
 
 def remove_watcher(channel: str) -> Outbox:
-    slot_ids = set(Watcher.objects.filter(channel_name=channel).values_list("slot_id", flat=True))
-    Watcher.objects.filter(channel_name=channel).delete()
-    return Outbox(changed_slots=slot_ids)
+    return _forget(Watcher.objects.filter(channel_name=channel))
 
 
 def forget_dead_watchers(alive_process_ids: set[str]) -> Outbox:
     """Drop spectators held by processes that stopped beating."""
-    dead = Watcher.objects.exclude(process_id__in=alive_process_ids)
-    slot_ids = set(dead.values_list("slot_id", flat=True))
-    if slot_ids:
-        dead.delete()
+    return _forget(Watcher.objects.exclude(process_id__in=alive_process_ids))
+
+
+def _forget(watchers: QuerySet[Watcher]) -> Outbox:
+    """Delete ``watchers`` and recount their slots, each slot under its lock."""
+    slot_ids = set(watchers.values_list("slot_id", flat=True))
+    for slot_id in sorted(slot_ids):
+        with transaction.atomic():
+            row_sql.locked_slot(slot_id)
+            watchers.filter(slot_id=slot_id).delete()
+            _recount(slot_id)
     return Outbox(changed_slots=slot_ids)
 
 
+def _recount(slot_id: int) -> None:
+    # A statement of its own, after the lock: its snapshot holds every
+    # registration that committed before this transaction got the lock.
+    Slot.objects.filter(id=slot_id).update(spectators=Watcher.objects.filter(slot_id=slot_id).count())
+
+
 def spectator_counts(slot_ids: list[int] | None = None) -> dict[int, int]:
-    """Spectators per slot, in one query."""
-    rows = Watcher.objects.all()
+    """Spectators per watched slot, in one query."""
+    rows = Slot.objects.filter(spectators__gt=0)
     if slot_ids is not None:
-        rows = rows.filter(slot_id__in=slot_ids)
-    return {row["slot_id"]: row["n"] for row in rows.values("slot_id").annotate(n=Count("id")).order_by()}
+        rows = rows.filter(id__in=slot_ids)
+    return dict(rows.values_list("id", "spectators"))

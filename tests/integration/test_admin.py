@@ -80,3 +80,23 @@ def test_admin_issues_a_bot_token_once_and_revokes_it(staff_client):
 @pytest.mark.parametrize("model", ["stats/rating", "stats/ratingchange", "matchmaking/bottoken"])
 def test_rating_and_token_admin_lists_render(staff_client, model):
     assert staff_client.get(f"/admin/{model}/").status_code == 200
+
+
+def test_an_admin_edit_of_a_slot_keeps_a_spectator_who_arrived_meanwhile(rf, game_in_progress):
+    from django.contrib import admin
+    from django.forms.models import model_to_dict
+
+    from matchmaking import spectators
+    from matchmaking.models import Slot
+
+    slot_id, _ = game_in_progress
+    model_admin = admin.site._registry[Slot]
+    request = rf.post("/")
+    request.user = User.objects.create_superuser("admin", "admin@example.org", "pw-for-tests-only")
+    slot = Slot.objects.get(id=slot_id)  # as the admin read it, before the spectator came
+    spectators.add_watcher(slot_id, "spectator-channel", "proc")
+    form = model_admin.get_form(request, slot, change=True)({**model_to_dict(slot), "board_size": 9}, instance=slot)
+    assert form.is_valid(), form.errors
+    model_admin.save_model(request, form.save(commit=False), form, change=True)
+    stored = Slot.objects.get(id=slot_id)
+    assert (stored.board_size, stored.spectators) == (9, 1)

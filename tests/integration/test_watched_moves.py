@@ -39,3 +39,22 @@ def test_only_watched_slots_produce_spectator_events():
 
     spectators.remove_watcher("spectator-channel")
     assert services.apply_move(slot_id, red_seat, red_channel, 2, 2).watch == {}
+
+
+def test_seat_changes_and_game_ends_reach_spectators_only_of_watched_slots():
+    services.ensure_slots()
+    request = proto.MatchRequest(board_size=7, series_length=1, first_player=rules.RED, model_name="m", username="")
+    red = services.matchmake(request, "127.0.0.1", "red-channel", "p")
+    slot_id = red.identity.slot_id
+    assert red.refresh_watchers == set() and red.watch == {}
+
+    spectators.add_watcher(slot_id, "spectator-channel", "p")
+    blue = services.matchmake(request, "127.0.0.1", "blue-channel", "p")
+    assert blue.refresh_watchers == {slot_id}
+    assert [m["type"] for m in blue.watch[slot_id]] == ["game_start"]
+    resigned = services.resign(slot_id, blue.identity.seat_id, "blue-channel")
+    assert [m["type"] for m in resigned.watch[slot_id]] == ["game_over", "series_update", "series_over"]
+
+    spectators.remove_watcher("spectator-channel")
+    left = services.disconnect_seat(slot_id, red.identity.seat_id, "red-channel")
+    assert left.membership_changed and left.refresh_watchers == set() and left.watch == {}
