@@ -7,8 +7,9 @@ ORM building those queries, not SQLite running them, taking most of their
 delays every game. The services keep working with model instances; only the
 trips to the database go through here:
 
-- ``locked_slot`` reads a slot with its series and game (what
-  ``select_related`` did) and locks it, ``seats_of`` reads its seats;
+- ``locked_slot_with_seats`` reads a slot with its series, game (what
+  ``select_related`` did) and seats and locks it, ``seats_of`` reads the
+  seats alone;
 - ``insert`` and ``update`` write an instance's fields as ``save`` does
   (``auto_now`` fields included, values prepared by the fields themselves);
 - the few other statements are named functions below.
@@ -29,6 +30,7 @@ statement goes through Django's cursor as before.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -170,35 +172,45 @@ def _lock_clause() -> str:
 
 
 def _locked_slot_sql() -> str:
-    slot_reader, series_reader, game_reader = _reader(Slot), _reader(Series), _reader(Game)
+    slot_reader, series_reader, game_reader, seat_reader = _reader(Slot), _reader(Series), _reader(Game), _reader(Seat)
     return (
-        f"SELECT {slot_reader.select_list('s')}, {series_reader.select_list('r')}, {game_reader.select_list('g')} "
+        f"SELECT {slot_reader.select_list('s')}, {series_reader.select_list('r')}, {game_reader.select_list('g')}, "
+        f"{seat_reader.select_list('se')} "
         f"FROM {_table(Slot)} s LEFT JOIN {_table(Series)} r ON r.id = s.{_column(Slot, 'series')} "
-        f"LEFT JOIN {_table(Game)} g ON g.id = s.{_column(Slot, 'game')} WHERE s.id = %s{_lock_clause()}"
+        f"LEFT JOIN {_table(Game)} g ON g.id = s.{_column(Slot, 'game')} "
+        f"LEFT JOIN {_table(Seat)} se ON se.{_column(Seat, 'slot')} = s.id WHERE s.id = %s{_lock_clause()}"
     )
 
 
 def locked_slot(slot_id: int) -> Slot | None:
     """Lock slot ``slot_id`` and read it with its series and game attached
     (``slot.series`` and ``slot.game`` need no further query)."""
+    return locked_slot_with_seats(slot_id)[0]
+
+
+def locked_slot_with_seats(slot_id: int) -> tuple[Slot | None, dict[int, Seat]]:
+    """``locked_slot`` and the slot's seats by player (``seats_of``), in one
+    statement: nearly every service needs both, and a statement costs the
+    server more than the rows it returns."""
     db = _db()
     low, high = db.ops.integer_field_range(Slot._meta.pk.get_internal_type())
     if not low <= slot_id <= high:
-        return None  # a client's number the column cannot even hold (the ORM answered "no such row" too)
+        return None, {}  # a client's number the column cannot even hold (the ORM answered "no such row" too)
     move_contexts.forget(slot_id)  # the caller may change it
     rows = _fetch(_statement(("locked_slot",), _locked_slot_sql), [slot_id])
     if not rows:
-        return None
-    slot_reader, series_reader, game_reader = _reader(Slot), _reader(Series), _reader(Game)
+        return None, {}
+    slot_reader, series_reader, game_reader, seat_reader = _reader(Slot), _reader(Series), _reader(Game), _reader(Seat)
     row = rows[0]
-    ends = len(slot_reader.columns), len(slot_reader.columns) + len(series_reader.columns)
+    ends = list(itertools.accumulate(len(reader.columns) for reader in (slot_reader, series_reader, game_reader)))
     slot = slot_reader.instance(row[:ends[0]], db)
-    series_values, game_values = row[ends[0]:ends[1]], row[ends[1]:]
+    series_values, game_values = row[ends[0]:ends[1]], row[ends[1]:ends[2]]
     # Only the forward caches: the reverse ones (series.slot) would tie each
     # pair into a reference cycle for the garbage collector to find.
     Slot.series.field.set_cached_value(slot, series_reader.instance(series_values, db) if series_values[0] else None)
     Slot.game.field.set_cached_value(slot, game_reader.instance(game_values, db) if game_values[0] else None)
-    return slot  # type: ignore[return-value]
+    seats = [seat_reader.instance(row[ends[2]:], db) for row in rows if row[ends[2]] is not None]
+    return slot, {seat.player: seat for seat in seats}  # type: ignore[attr-defined, return-value]
 
 
 def attach(slot: Slot, name: str, related: Model) -> None:
@@ -292,14 +304,26 @@ def identity_reserved(model_name: str, username: str) -> bool:
     ))
 
 
+def _expired_seats_sql() -> str:
+    return (f"SELECT DISTINCT {_column(Seat, 'slot')} FROM {_table(Seat)} WHERE {_column(Seat, 'connected')} = %s "
+            f"AND {_column(Seat, 'reconnect_deadline')} <= %s")
+
+
 def slots_with_expired_seats(now: datetime) -> list[int]:
     """Slots holding a disconnected seat whose reconnect window ended by ``now``."""
-    rows = _fetch(
-        f"SELECT DISTINCT {_column(Seat, 'slot')} FROM {_table(Seat)} WHERE {_column(Seat, 'connected')} = %s "
-        f"AND {_column(Seat, 'reconnect_deadline')} <= %s",
-        [False, _db().ops.adapt_datetimefield_value(now)],
-    )
+    rows = _fetch(_expired_seats_sql(), [False, _db().ops.adapt_datetimefield_value(now)])
     return sorted(slot_id for (slot_id,) in rows)
+
+
+def matchmaking_chores(max_slot: int, now: datetime) -> tuple[bool, list[int]]:
+    """What a matchmaker must do before it looks for a slot, in one
+    statement: whether slot ``max_slot`` is missing (``ensure_slots``), and
+    ``slots_with_expired_seats(now)``."""
+    sql = _statement(("matchmaking_chores",), lambda: (
+        f"SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM {_table(Slot)} WHERE id = %s) UNION ALL {_expired_seats_sql()}"))
+    rows = _fetch(sql, [max_slot, False, _db().ops.adapt_datetimefield_value(now)])
+    # Slot ids start at 1: a 0 says the slots are missing.
+    return any(slot_id == 0 for (slot_id,) in rows), sorted(slot_id for (slot_id,) in rows if slot_id != 0)
 
 
 # -- writes -----------------------------------------------------------------------------------

@@ -416,9 +416,9 @@ def _after_expiry(expired: Outbox, step: Callable[[], Outbox]) -> Outbox:
 def _expire_slot(slot_id: int) -> Outbox:
     outbox = Outbox()
     with transaction.atomic():
-        slot = row_sql.locked_slot(slot_id)
+        slot, seats = row_sql.locked_slot_with_seats(slot_id)
         if slot is not None:
-            _expire_if_due(slot, clock.now(), outbox)
+            _expire_if_due(slot, seats, clock.now(), outbox)
     return outbox
 
 
@@ -443,12 +443,16 @@ def matchmake(request: proto.MatchRequest, client_ip: str | None, channel: str, 
     missing or seats due to expire: those are written in transactions of
     their own first, so that a refusal of this caller cannot undo them.
     """
+    now = clock.now()
+    slots_missing, expired = row_sql.matchmaking_chores(settings.HEX_MAX_SLOTS, now)
     if group_commit.enabled():
-        if row_sql.slot_exists(settings.HEX_MAX_SLOTS) and not row_sql.slots_with_expired_seats(clock.now()):
+        if not slots_missing and not expired:
             return _in_group_commit(_seat_matchmaker, request, client_ip, channel, process_id)
         group_commit.flush()
-    ensure_slots()
-    return _after_expiry(expire_due_seats(), lambda: _matchmake(request, client_ip, channel, process_id))
+    if slots_missing:
+        ensure_slots()
+    return _after_expiry(_expire_seats_of(expired, now, Outbox()),
+                         lambda: _matchmake(request, client_ip, channel, process_id))
 
 
 # Key of the PostgreSQL advisory lock that serialises matchmakers ("HEX!").
@@ -532,12 +536,11 @@ def join_slot(slot_id: int, model_name: str, username: str, client_ip: str | Non
 def _join_slot(slot_id: int, model_name: str, username: str, client_ip: str | None, channel: str,
                process_id: str, bot_token: str | None, options: tuple[bool, str]) -> Outbox:
     outbox = Outbox()
-    slot = row_sql.locked_slot(slot_id)
+    slot, seats = row_sql.locked_slot_with_seats(slot_id)
     if slot is None or slot_id > settings.HEX_MAX_SLOTS:
         raise ServiceError(proto.ERR_SLOT_MISSING, proto.CLOSE_POLICY)
     if slot.state != Slot.State.WAITING:
         raise ServiceError(proto.ERR_SLOT_NOT_WAITING, proto.CLOSE_POLICY)
-    seats = row_sql.seats_of(slot.id)
     owner = seats.get(rules.RED)
     if owner is None or not owner.connected:
         raise ServiceError(proto.ERR_SLOT_OWNER_DISCONNECTED, proto.CLOSE_POLICY)
@@ -571,10 +574,9 @@ def reconnect_seat(slot_id: int, token: str, channel: str, process_id: str) -> O
 @transaction.atomic
 def _reconnect_seat(slot_id: int, token: str, channel: str, process_id: str) -> Outbox:
     outbox = Outbox()
-    slot = row_sql.locked_slot(slot_id)
+    slot, seats = row_sql.locked_slot_with_seats(slot_id)
     if slot is None or slot.state == Slot.State.EMPTY:
         raise ServiceError(proto.ERR_NOT_RECONNECTABLE, proto.CLOSE_POLICY)
-    seats = row_sql.seats_of(slot.id)
     wanted = hash_token(token)
     seat = next((s for s in seats.values() if hmac.compare_digest(s.token_hash, wanted)), None)
     if seat is None:
@@ -781,10 +783,9 @@ def _locked_for_play(slot_id: int, seat_id: int, channel: str,
 
     None when the game just ended on time: the refusal is already queued.
     """
-    slot = row_sql.locked_slot(slot_id)
+    slot, seats = row_sql.locked_slot_with_seats(slot_id)
     if slot is None:
         raise ServiceError(proto.ERR_STALE)
-    seats = row_sql.seats_of(slot.id)
     seat = _calling_seat(seats, seat_id, channel)
     if _enforce_clock(slot, seats, outbox):
         # The move was meant for the game that just ended on time.
@@ -912,9 +913,9 @@ def expire_due_clocks(outbox: Outbox | None = None) -> Outbox:
     )
     for slot_id in sorted(due):
         with transaction.atomic():
-            slot = row_sql.locked_slot(slot_id)
+            slot, seats = row_sql.locked_slot_with_seats(slot_id)
             if slot is not None:
-                _enforce_clock(slot, row_sql.seats_of(slot.id), outbox)
+                _enforce_clock(slot, seats, outbox)
     return outbox
 
 
@@ -938,10 +939,9 @@ def resign(slot_id: int, seat_id: int, channel: str) -> Outbox:
     """Concede the current game: it counts for the opponent exactly like a
     connected-sides win, and the series continues or ends as usual."""
     outbox = Outbox()
-    slot = row_sql.locked_slot(slot_id)
+    slot, seats = row_sql.locked_slot_with_seats(slot_id)
     if slot is None:
         raise ServiceError(proto.ERR_STALE)
-    seats = row_sql.seats_of(slot.id)
     seat = _calling_seat(seats, seat_id, channel)
     if slot.state != Slot.State.FULL or slot.game is None:
         raise ServiceError(rules.REASON_NOT_STARTED)
@@ -978,14 +978,13 @@ def keep_slot(slot_id: int, seat_id: int, channel: str) -> Outbox:
     """Stay in the slot as red of a fresh series after the series ended or the
     opponent left; the opponent, if still here, is told and closed."""
     outbox = Outbox()
-    slot = row_sql.locked_slot(slot_id)
+    slot, seats = row_sql.locked_slot_with_seats(slot_id)
     if slot is None:
         raise ServiceError(proto.ERR_STALE)
     if slot.state != Slot.State.FULL:
         raise ServiceError(proto.ERR_KEEP_NOT_FINISHED)
     if slot.series is None:
         raise ServiceError(proto.ERR_KEEP_NOT_READY)
-    seats = row_sql.seats_of(slot.id)
     seat = _calling_seat(seats, seat_id, channel)
     other = seats.get(rules.opponent(seat.player))
     if not _series_over(slot) and other is not None and other.connected:
@@ -1034,10 +1033,9 @@ def disconnect_seat(slot_id: int, seat_id: int, channel: str) -> Outbox:
 
 def _disconnect_seat(slot_id: int, seat_id: int, channel: str) -> Outbox:
     outbox = Outbox()
-    slot = row_sql.locked_slot(slot_id)
+    slot, seats = row_sql.locked_slot_with_seats(slot_id)
     if slot is None:
         return outbox
-    seats = row_sql.seats_of(slot.id)
     seat = next((s for s in seats.values() if s.id == seat_id), None)
     if seat is None or seat.channel_name != channel or not seat.connected:
         return outbox  # superseded by a reconnect, or already released
@@ -1073,23 +1071,26 @@ def expire_due_seats(outbox: Outbox | None = None) -> Outbox:
     transaction, so expiry happens even when the process that saw the
     disconnect is gone.
     """
-    outbox = outbox if outbox is not None else Outbox()
     now = clock.now()
-    for slot_id in row_sql.slots_with_expired_seats(now):
+    return _expire_seats_of(row_sql.slots_with_expired_seats(now), now, outbox if outbox is not None else Outbox())
+
+
+def _expire_seats_of(slot_ids: list[int], now: Any, outbox: Outbox) -> Outbox:
+    """``expire_due_seats`` for the slots ``slot_ids``, found due by ``now``."""
+    for slot_id in slot_ids:
         with transaction.atomic():
-            slot = row_sql.locked_slot(slot_id)
+            slot, seats = row_sql.locked_slot_with_seats(slot_id)
             if slot is not None:
-                _expire_if_due(slot, now, outbox)
+                _expire_if_due(slot, seats, now, outbox)
     return outbox
 
 
-def _expire_if_due(slot: Slot, now: Any, outbox: Outbox) -> bool:
-    """With ``slot`` locked: reset it if one of its seats' windows passed.
+def _expire_if_due(slot: Slot, seats: dict[int, Seat], now: Any, outbox: Outbox) -> bool:
+    """With ``slot`` locked: reset it if one of its ``seats``' windows passed.
 
     The remaining player is told (reason ``reconnect_timeout``) and closed,
     the unfinished series is kept as abandoned, and every token dies.
     """
-    seats = row_sql.seats_of(slot.id)
     if not any(not s.connected and s.reconnect_deadline and s.reconnect_deadline <= now for s in seats.values()):
         return False
     for other in seats.values():
@@ -1111,10 +1112,9 @@ def release_orphaned_seats(alive_process_ids: set[str]) -> Outbox:
     )
     for slot_id in sorted(orphan_slots):
         with transaction.atomic():
-            slot = row_sql.locked_slot(slot_id)
+            slot, seats = row_sql.locked_slot_with_seats(slot_id)
             if slot is None:
                 continue
-            seats = row_sql.seats_of(slot.id)
             for seat in list(seats.values()):
                 if seat.connected and seat.process_id not in alive_process_ids and slot.state != Slot.State.EMPTY:
                     _mark_disconnected(slot, seats, seat, outbox)
