@@ -68,8 +68,8 @@ class MoveContext(NamedTuple):
 
 
 def _build_statements(vendor: str) -> dict[str, str]:
-    # PostgreSQL: lock only the slot row, and say the JSON parameters are jsonb.
-    lock, as_json = (" FOR UPDATE OF s", "::jsonb") if vendor == "postgresql" else ("", "")
+    # PostgreSQL: say the JSON parameters are jsonb.
+    as_json = "::jsonb" if vendor == "postgresql" else ""
     slot, game, series, seat, move = (m._meta.db_table for m in (Slot, Game, Series, Seat, Move))
     s_state, s_game, s_series, s_spectators = row_sql.columns(Slot, "state", "game", "series", "spectators")
     g_turn, g_winner, g_count, g_board, g_last, g_number = row_sql.columns(
@@ -89,8 +89,13 @@ def _build_statements(vendor: str) -> dict[str, str]:
         f"LEFT JOIN {seat} se ON se.{se_slot} = s.id "
     )
     statements = {
-        # The slot row is the lock every service takes; the outer joins may be empty.
-        "context": f"{context_select}WHERE s.id = %s{lock}",
+        # The outer joins may be empty. On PostgreSQL the slot is locked first
+        # (``lock_slot``, ``lock_slots``), in a statement of its own: one that
+        # waited for the lock keeps its snapshot for every other table, and
+        # would read the seats, game and series as they were before the lock's
+        # holder changed them (a player reconnected: the move went to the
+        # connection that had gone).
+        "context": f"{context_select}WHERE s.id = %s",
         "board": f"SELECT {g_board} FROM {game} WHERE id = %s",
         "insert_move": (
             f"INSERT INTO {move} ({m_game}, {m_number}, {m_player}, {m_kind}, {m_q}, {m_r}, {m_created}) "
@@ -109,9 +114,12 @@ def _build_statements(vendor: str) -> dict[str, str]:
         ),
     }
     if vendor == "postgresql":
-        # A batch of moves (``postgres_batch``): its slots locked in id order,
-        # so two batches never wait for each other in a cycle.
-        statements["contexts"] = f"{context_select}WHERE s.id = ANY(%s::bigint[]) ORDER BY s.id{lock}"
+        # The slot row is the lock every service takes. A batch of moves
+        # (``postgres_batch``) locks its slots in id order, so two batches
+        # never wait for each other in a cycle.
+        statements["lock_slot"] = f"SELECT id FROM {slot} WHERE id = %s FOR UPDATE"
+        statements["lock_slots"] = f"SELECT id FROM {slot} WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE"
+        statements["contexts"] = f"{context_select}WHERE s.id = ANY(%s::bigint[])"
         statements["boards"] = f"SELECT id, {g_board} FROM {game} WHERE id = ANY(%s::bigint[])"
         # The batch's moves arrive as one JSON text: psycopg binding arrays
         # element by element in Python cost more than the rest of the batch.
@@ -155,7 +163,7 @@ _postgres_moves = threading.local()
 # lasts as long as the database session, so a reconnect prepares again):
 # planning the read's four-table join took PostgreSQL about 150 µs a time,
 # more than running it, and PostgreSQL shares the machine's cores with the server.
-_PREPARED = ("contexts", "boards", "write_moves")
+_PREPARED = ("lock_slots", "contexts", "boards", "write_moves")
 _prepared_on: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 
 
@@ -201,11 +209,11 @@ class PostgresBatch:
     Each move as a transaction of its own cost PostgreSQL about 290 µs of CPU
     (and the server as much again): two round trips and a commit, each with
     its statement overhead, its loopback sends and the commit's WAL flush,
-    with two rows of work in them. A batch reads the contexts of all its
-    slots in one statement, writes all its moves and positions in one more
-    with ``COMMIT``, and flushes the WAL once. ``BEGIN`` travels with the read
-    and ``COMMIT`` with the write: several statements in one simple query,
-    which psycopg's client-side binding allows. A single move outside the
+    with two rows of work in them. A batch locks all its slots and reads
+    their contexts in one round trip, writes all its moves and positions in
+    one more with ``COMMIT``, and flushes the WAL once. ``BEGIN`` travels with
+    the lock and the read, ``COMMIT`` with the write: several statements in
+    one simple query, which psycopg's client-side binding allows. A single move outside the
     server's batching (``services.apply_move``) is a batch of one.
 
     While a batch is open on a thread, ``lock_for_move``, ``position_for``
@@ -246,7 +254,7 @@ def postgres_batch(slot_ids: list[int]) -> Iterator[PostgresBatch]:
         with raw.cursor() as cursor:
             begun = True
             ids = [_id_array(slot_ids)]
-            cursor.execute(_BEGIN + _executed("contexts", ids), ids)
+            cursor.execute(f"{_BEGIN}{_executed('lock_slots', ids)}; {_executed('contexts', ids)}", ids + ids)
             _to_last_result(cursor)
             rows = cursor.fetchall()
             by_slot: dict[int, list[tuple[Any, ...]]] = {}
@@ -298,7 +306,7 @@ def _failed(raw: Any, exc: psycopg.Error) -> None:
 
 
 def _to_last_result(cursor: Any) -> None:
-    """Past the results of ``_BEGIN``'s statements, to the last statement's."""
+    """Past the results of ``_BEGIN``'s statements and the lock, to the last statement's."""
     while cursor.nextset():
         pass
 
@@ -354,6 +362,8 @@ def lock_for_move(slot_id: int) -> MoveContext | None:
         cached = contexts.get(slot_id)
         if cached is not None:
             return cached
+    if connection.vendor == "postgresql":
+        _rows("lock_slot", [slot_id])
     rows = _rows("context", [slot_id])
     if not rows:
         return None

@@ -7,9 +7,9 @@ ORM building those queries, not SQLite running them, taking most of their
 delays every game. The services keep working with model instances; only the
 trips to the database go through here:
 
-- ``locked_slot_with_seats`` reads a slot with its series, game (what
-  ``select_related`` did) and seats and locks it, ``seats_of`` reads the
-  seats alone;
+- ``locked_slot`` reads a slot with its series and game (what
+  ``select_related`` did) and locks it, ``seats_of`` reads its seats, and
+  ``locked_slot_with_seats`` does both in one round trip;
 - ``insert`` and ``update`` write an instance's fields as ``save`` does
   (``auto_now`` fields included, values prepared by the fields themselves);
 - the few other statements are named functions below.
@@ -30,7 +30,6 @@ statement goes through Django's cursor as before.
 from __future__ import annotations
 
 import functools
-import itertools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -171,46 +170,83 @@ def _lock_clause() -> str:
 # -- reads ------------------------------------------------------------------------------------
 
 
-def _locked_slot_sql() -> str:
-    slot_reader, series_reader, game_reader, seat_reader = _reader(Slot), _reader(Series), _reader(Game), _reader(Seat)
+def _slot_sql() -> str:
+    slot_reader, series_reader, game_reader = _reader(Slot), _reader(Series), _reader(Game)
     return (
-        f"SELECT {slot_reader.select_list('s')}, {series_reader.select_list('r')}, {game_reader.select_list('g')}, "
-        f"{seat_reader.select_list('se')} "
+        f"SELECT {slot_reader.select_list('s')}, {series_reader.select_list('r')}, {game_reader.select_list('g')} "
         f"FROM {_table(Slot)} s LEFT JOIN {_table(Series)} r ON r.id = s.{_column(Slot, 'series')} "
-        f"LEFT JOIN {_table(Game)} g ON g.id = s.{_column(Slot, 'game')} "
-        f"LEFT JOIN {_table(Seat)} se ON se.{_column(Seat, 'slot')} = s.id WHERE s.id = %s{_lock_clause()}"
+        f"LEFT JOIN {_table(Game)} g ON g.id = s.{_column(Slot, 'game')} WHERE s.id = %s"
     )
 
 
 def locked_slot(slot_id: int) -> Slot | None:
     """Lock slot ``slot_id`` and read it with its series and game attached
     (``slot.series`` and ``slot.game`` need no further query)."""
-    return locked_slot_with_seats(slot_id)[0]
+    if not _holds_slot_id(slot_id):
+        return None
+    (slot_rows,) = _locked_reads(slot_id, [_statement(("slot",), _slot_sql)])
+    return _locked_slot_from(slot_rows)
 
 
 def locked_slot_with_seats(slot_id: int) -> tuple[Slot | None, dict[int, Seat]]:
-    """``locked_slot`` and the slot's seats by player (``seats_of``), in one
-    statement: nearly every service needs both, and a statement costs the
-    server more than the rows it returns."""
-    db = _db()
-    low, high = db.ops.integer_field_range(Slot._meta.pk.get_internal_type())
-    if not low <= slot_id <= high:
-        return None, {}  # a client's number the column cannot even hold (the ORM answered "no such row" too)
-    move_contexts.forget(slot_id)  # the caller may change it
-    rows = _fetch(_statement(("locked_slot",), _locked_slot_sql), [slot_id])
-    if not rows:
+    """``locked_slot`` and ``seats_of`` together: nearly every service needs
+    both, and on PostgreSQL a round trip costs the server more than the
+    rows it returns."""
+    if not _holds_slot_id(slot_id):
         return None, {}
-    slot_reader, series_reader, game_reader, seat_reader = _reader(Slot), _reader(Series), _reader(Game), _reader(Seat)
+    slot_rows, seat_rows = _locked_reads(slot_id, [_statement(("slot",), _slot_sql),
+                                                   _statement(("seats_of",), _seats_sql)])
+    slot = _locked_slot_from(slot_rows)
+    return (None, {}) if slot is None else (slot, _seats_from(seat_rows))
+
+
+def _locked_reads(slot_id: int, reads: list[str]) -> list[list[tuple[Any, ...]]]:
+    """Lock slot ``slot_id``, then run ``reads`` (each with the slot id as
+    its one parameter); the rows of each.
+
+    On PostgreSQL the lock is a statement of its own, sent with the reads in
+    one round trip: a statement that waited for a row lock keeps the
+    snapshot it started with for every other table, so reading the slot's
+    seats, series or game in the locking statement returned them as they
+    were before the lock's holder changed them (a leave, a reconnect, a
+    game end). SQLite serialises writers: its reads need no lock.
+    """
+    move_contexts.forget(slot_id)  # the caller may change it
+    if _db().vendor != "postgresql":
+        return [_fetch(sql, [slot_id]) for sql in reads]
+    sql = "; ".join([f"SELECT id FROM {_table(Slot)} WHERE id = %s FOR UPDATE", *reads])
+    return _execute(sql, [slot_id] * (len(reads) + 1), _results_after_the_first)
+
+
+def _results_after_the_first(cursor: Any) -> list[list[tuple[Any, ...]]]:
+    """The rows of each statement of a multi-statement query but the first."""
+    results = []
+    while cursor.nextset():
+        results.append(cursor.fetchall())
+    return results
+
+
+def _holds_slot_id(slot_id: int) -> bool:
+    """False for a client's number the column cannot even hold (the ORM
+    answered "no such row" for those too)."""
+    low, high = _db().ops.integer_field_range(Slot._meta.pk.get_internal_type())
+    return low <= slot_id <= high
+
+
+def _locked_slot_from(rows: list[tuple[Any, ...]]) -> Slot | None:
+    if not rows:
+        return None
+    db = _db()
+    slot_reader, series_reader, game_reader = _reader(Slot), _reader(Series), _reader(Game)
     row = rows[0]
-    ends = list(itertools.accumulate(len(reader.columns) for reader in (slot_reader, series_reader, game_reader)))
+    ends = len(slot_reader.columns), len(slot_reader.columns) + len(series_reader.columns)
     slot = slot_reader.instance(row[:ends[0]], db)
-    series_values, game_values = row[ends[0]:ends[1]], row[ends[1]:ends[2]]
+    series_values, game_values = row[ends[0]:ends[1]], row[ends[1]:]
     # Only the forward caches: the reverse ones (series.slot) would tie each
     # pair into a reference cycle for the garbage collector to find.
     Slot.series.field.set_cached_value(slot, series_reader.instance(series_values, db) if series_values[0] else None)
     Slot.game.field.set_cached_value(slot, game_reader.instance(game_values, db) if game_values[0] else None)
-    seats = [seat_reader.instance(row[ends[2]:], db) for row in rows if row[ends[2]] is not None]
-    return slot, {seat.player: seat for seat in seats}  # type: ignore[attr-defined, return-value]
+    return slot  # type: ignore[return-value]
 
 
 def attach(slot: Slot, name: str, related: Model) -> None:
@@ -229,8 +265,12 @@ def _seats_sql() -> str:
 
 def seats_of(slot_id: int) -> dict[int, Seat]:
     """The slot's seats by player."""
+    return _seats_from(_fetch(_statement(("seats_of",), _seats_sql), [slot_id]))
+
+
+def _seats_from(rows: list[tuple[Any, ...]]) -> dict[int, Seat]:
     db, reader = _db(), _reader(Seat)
-    seats = [reader.instance(row, db) for row in _fetch(_statement(("seats_of",), _seats_sql), [slot_id])]
+    seats = [reader.instance(row, db) for row in rows]
     return {seat.player: seat for seat in seats}  # type: ignore[attr-defined]
 
 

@@ -63,21 +63,21 @@ def test_locked_slot_attaches_its_series_and_game_without_a_reference_cycle(djan
     assert not Game.slot.is_cached(slot.game)  # no reverse cache back to the slot
 
 
-def test_locked_slot_with_seats_reads_slot_and_seats_in_one_statement(django_assert_num_queries):
+def test_locked_slot_with_seats_reads_the_slot_and_its_seats():
     series = new_series()
     Slot.objects.create(id=1, state=Slot.State.FULL, board_size=7, series=series)
     Slot.objects.create(id=2)
     for player, token in ((rules.RED, "a"), (rules.BLUE, "b")):
         row_sql.insert(Seat(slot_id=1, player=player, token_hash=token * 64, model_name=f"bot-{token}"))
 
-    with django_assert_num_queries(1):
-        slot, seats = row_sql.locked_slot_with_seats(1)
+    slot, seats = row_sql.locked_slot_with_seats(1)
     assert slot.series.player_1_model == "red-bot" and slot.game is None
     assert {player: seat.model_name for player, seat in seats.items()} == {rules.RED: "bot-a", rules.BLUE: "bot-b"}
     assert seats == row_sql.seats_of(1)
     free, no_seats = row_sql.locked_slot_with_seats(2)
     assert free.id == 2 and no_seats == {}
     assert row_sql.locked_slot_with_seats(3) == (None, {})
+    assert row_sql.locked_slot_with_seats(10**30) == (None, {})
 
 
 def test_locked_slot_of_a_free_slot_a_missing_one_or_an_absurd_number():

@@ -41,7 +41,7 @@ print(json.dumps({
 
 def test_move_statements_are_prepared_and_prepared_again_after_they_are_lost(postgres_database):
     result = run_script(SCRIPT, postgres_database)
-    assert sorted(result["plans"]) == ["hex_boards", "hex_contexts", "hex_write_moves"]
+    assert sorted(result["plans"]) == ["hex_boards", "hex_contexts", "hex_lock_slots", "hex_write_moves"]
     # Planned once, not per batch: left to itself PostgreSQL kept re-planning
     # the reads (their parameters are arrays of ids).
     assert result["plans"]["hex_contexts"] == [1, 0]
