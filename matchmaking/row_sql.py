@@ -293,7 +293,7 @@ def _first_slot(where: Callable[[], str], params: Sequence[Any]) -> Slot | None:
 
 def _waiting_where() -> str:
     return (
-        f"s.id <= %s AND s.{_column(Slot, 'state')} = %s AND s.{_column(Slot, 'board_size')} = %s "
+        f"s.id > %s AND s.id <= %s AND s.{_column(Slot, 'state')} = %s AND s.{_column(Slot, 'board_size')} = %s "
         f"AND s.{_column(Slot, 'series_length')} = %s AND s.{_column(Slot, 'swap')} = %s "
         f"AND s.{_column(Slot, 'time_control')} = %s AND EXISTS (SELECT 1 FROM {_table(Seat)} se "
         f"WHERE se.{_column(Seat, 'slot')} = s.id AND se.{_column(Seat, 'player')} = %s "
@@ -302,12 +302,16 @@ def _waiting_where() -> str:
 
 
 def waiting_slot(max_slot: int, board_size: int, series_length: int, swap: bool, time_control: str,
-                 owner: int) -> Slot | None:
-    """The lowest waiting slot with these options whose ``owner`` seat is
-    connected, locked."""
+                 owner: int, after: int = 0) -> Slot | None:
+    """The lowest waiting slot above ``after`` with these options whose
+    ``owner`` seat is connected, locked.
+
+    On PostgreSQL the owner is checked in the statement that takes the lock,
+    with that statement's snapshot: if it waited for the lock, the owner may
+    have left meanwhile. Check the seats again once the lock is held."""
     return _first_slot(
         _waiting_where,
-        [max_slot, Slot.State.WAITING.value, board_size, series_length, swap, time_control, owner, True],
+        [after, max_slot, Slot.State.WAITING.value, board_size, series_length, swap, time_control, owner, True],
     )
 
 

@@ -490,13 +490,12 @@ def _seat_matchmaker(request: proto.MatchRequest, client_ip: str | None, channel
     token = new_token()
     # Only equal options pair: a swap or clock game is never forced on a client
     # that did not ask for it (nor the reverse).
-    waiting = row_sql.waiting_slot(settings.HEX_MAX_SLOTS, request.board_size, request.series_length, request.swap,
-                                   request.time_control, owner=rules.RED)
+    waiting, seats = _waiting_slot(request)
     if waiting is not None:
         slot = waiting
         seat = _seat(slot, rules.BLUE, token, who, Seat.Origin.MATCHMAKE, client_ip, channel, process_id)
         outbox.send(channel, proto.joined(slot.id, rules.BLUE, slot.board_size, slot.series_length, token))
-        seats = row_sql.seats_of(slot.id)
+        seats[rules.BLUE] = seat
         _begin_series(slot, seats, outbox)
         return _seated(outbox, slot, seat)
     slot = row_sql.empty_slot(settings.HEX_MAX_SLOTS)
@@ -513,6 +512,23 @@ def _seat_matchmaker(request: proto.MatchRequest, client_ip: str | None, channel
     outbox.send(channel, proto.joined(slot.id, rules.RED, slot.board_size, slot.series_length, token))
     outbox.send(channel, proto.waiting_for_opponent(slot.id, slot.board_size))
     return _seated(outbox, slot, seat)
+
+
+def _waiting_slot(request: proto.MatchRequest) -> tuple[Slot | None, dict[int, Seat]]:
+    """The lowest waiting slot with the request's options whose owner is
+    connected, locked, and its seats; passes over a slot whose owner left
+    while the search waited for its lock (``row_sql.waiting_slot``)."""
+    after = 0
+    while True:
+        slot = row_sql.waiting_slot(settings.HEX_MAX_SLOTS, request.board_size, request.series_length, request.swap,
+                                    request.time_control, owner=rules.RED, after=after)
+        if slot is None:
+            return None, {}
+        seats = row_sql.seats_of(slot.id)
+        owner = seats.get(rules.RED)
+        if owner is not None and owner.connected:
+            return slot, seats
+        after = slot.id
 
 
 def _seated(outbox: Outbox, slot: Slot, seat: Seat) -> Outbox:

@@ -4,13 +4,18 @@ lock's holder left it: its seats, its spectators, its game.
 Every service locks its slot's row and reads what it decides from. Read in
 the same statement as the lock, the other tables would not do: under READ
 COMMITTED a statement that waited for a row lock re-reads that row but
-keeps the snapshot it started with for everything else. So a move that
-waited for a reconnect sent its broadcast to the connection that had just
-gone, a leave that waited for the other player's leave kept a finished
-slot for two absent players, a resignation that waited for a move stored
-the series' final board without that move, and a move that waited for a spectator's
-registration went to nobody while the spectator's snapshot, read before
-the move committed, missed it too.
+keeps the snapshot it started with for everything else. So:
+
+- a move that waited for a reconnect sent its broadcast to the connection
+  that had just gone;
+- a leave that waited for the other player's leave kept a finished slot
+  for two absent players;
+- a resignation that waited for a move stored the series' final board
+  without that move;
+- a matchmaker that waited for a waiting player's leave paired with the
+  player who had left;
+- a move that waited for a spectator's registration went to nobody, while
+  the spectator's snapshot, read before the move committed, missed it too.
 """
 
 from __future__ import annotations
@@ -112,6 +117,13 @@ raced(lambda: services.apply_move(red.slot_id, red.seat_id, red_channel, 3, 3),
 final_board = Series.objects.get(id=Slot.objects.get(id=red.slot_id).series_id).final_board
 results["final_board_has_the_move"] = final_board[3][3] == rules.RED
 
+# A matchmaker waits for a waiting player's leave: it does not pair with the player who left.
+alone = proto.MatchRequest(board_size=9, series_length=1, first_player=rules.RED, model_name="m", username="")
+owner = services.matchmake(alone, "127.0.0.1", "owner", "test").identity
+late = raced(lambda: services.disconnect_seat(owner.slot_id, owner.seat_id, "owner"),
+             lambda: services.matchmake(alone, "127.0.0.1", "late", "test"))
+results["matchmaker_after_owner_left"] = [m["type"] for m in late.messages["late"]]
+
 print(json.dumps(results))
 """
 
@@ -123,3 +135,4 @@ def test_a_call_that_waited_for_the_slot_lock_sees_what_the_holder_committed(pos
     assert result["seats_refreshed"] is True
     assert result["finished_slot_after_both_left"] == "empty"
     assert result["final_board_has_the_move"] is True
+    assert result["matchmaker_after_owner_left"] == ["joined", "waiting_for_opponent"]
