@@ -213,8 +213,9 @@ class PostgresBatch:
     their contexts in one round trip, writes all its moves and positions in
     one more with ``COMMIT``, and flushes the WAL once. ``BEGIN`` travels with
     the lock and the read, ``COMMIT`` with the write: several statements in
-    one simple query, which psycopg's client-side binding allows. A single move outside the
-    server's batching (``services.apply_move``) is a batch of one.
+    one simple query, which psycopg's client-side binding allows. A single
+    move outside the server's batching (``services.apply_move``) is a batch
+    of one.
 
     While a batch is open on a thread, ``lock_for_move``, ``position_for``
     and ``record_move`` use it instead of running statements of their own.
