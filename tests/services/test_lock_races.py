@@ -71,7 +71,8 @@ def raced(hold, call):
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:  # until the call waits for the lock
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                           "AND datname = current_database()")
             if cursor.fetchone()[0]:
                 break
         time.sleep(0.01)
