@@ -90,7 +90,7 @@ def _build_statements(vendor: str) -> dict[str, str]:
     )
     statements = {
         # The outer joins may be empty. On PostgreSQL the slot is locked first
-        # (``lock_slot``, ``lock_slots``), in a statement of its own: one that
+        # (``row_sql.locked_reads``, ``lock_slots``), in a statement of its own: one that
         # waited for the lock keeps its snapshot for every other table, and
         # would read the seats, game and series as they were before the lock's
         # holder changed them (a player reconnected: the move went to the
@@ -117,7 +117,6 @@ def _build_statements(vendor: str) -> dict[str, str]:
         # The slot row is the lock every service takes. A batch of moves
         # (``postgres_batch``) locks its slots in id order, so two batches
         # never wait for each other in a cycle.
-        statements["lock_slot"] = f"SELECT id FROM {slot} WHERE id = %s FOR UPDATE"
         statements["lock_slots"] = f"SELECT id FROM {slot} WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE"
         statements["contexts"] = f"{context_select}WHERE s.id = ANY(%s::bigint[])"
         statements["boards"] = f"SELECT id, {g_board} FROM {game} WHERE id = ANY(%s::bigint[])"
@@ -363,9 +362,10 @@ def lock_for_move(slot_id: int) -> MoveContext | None:
         cached = contexts.get(slot_id)
         if cached is not None:
             return cached
-    if connection.vendor == "postgresql":
-        _rows("lock_slot", [slot_id])
-    rows = _rows("context", [slot_id])
+    if connection.vendor == "postgresql":  # outside a batch: an atomic block of the caller's
+        (rows,) = row_sql.locked_reads(slot_id, [_sql("context")])
+    else:
+        rows = _rows("context", [slot_id])
     if not rows:
         return None
     context = _context(slot_id, rows)

@@ -184,7 +184,7 @@ def locked_slot(slot_id: int) -> Slot | None:
     (``slot.series`` and ``slot.game`` need no further query)."""
     if not _holds_slot_id(slot_id):
         return None
-    (slot_rows,) = _locked_reads(slot_id, [_statement(("slot",), _slot_sql)])
+    (slot_rows,) = locked_reads(slot_id, [_statement(("slot",), _slot_sql)])
     return _locked_slot_from(slot_rows)
 
 
@@ -194,15 +194,15 @@ def locked_slot_with_seats(slot_id: int) -> tuple[Slot | None, dict[int, Seat]]:
     rows it returns."""
     if not _holds_slot_id(slot_id):
         return None, {}
-    slot_rows, seat_rows = _locked_reads(slot_id, [_statement(("slot",), _slot_sql),
+    slot_rows, seat_rows = locked_reads(slot_id, [_statement(("slot",), _slot_sql),
                                                    _statement(("seats_of",), _seats_sql)])
     slot = _locked_slot_from(slot_rows)
     return (None, {}) if slot is None else (slot, _seats_from(seat_rows))
 
 
-def _locked_reads(slot_id: int, reads: list[str]) -> list[list[tuple[Any, ...]]]:
+def locked_reads(slot_id: int, reads: list[str]) -> list[list[tuple[Any, ...]]]:
     """Lock slot ``slot_id``, then run ``reads`` (each with the slot id as
-    its one parameter); the rows of each.
+    its one parameter, ``%s`` placeholders); the rows of each.
 
     On PostgreSQL the lock is a statement of its own, sent with the reads in
     one round trip: a statement that waited for a row lock keeps the
