@@ -205,6 +205,11 @@ HEX_MAX_MESSAGE_CHARS = env.int("HEX_MAX_MESSAGE_CHARS", default=4096)
 HEX_RATE_LIMIT_PER_SECOND = env.float("HEX_RATE_LIMIT_PER_SECOND", default=50.0)
 HEX_RATE_LIMIT_BURST = env.int("HEX_RATE_LIMIT_BURST", default=200)
 HEX_SWEEP_INTERVAL = env.float("HEX_SWEEP_INTERVAL", default=1.0)
+# Several workers: seconds a newcomer may be held back so that it pairs with a
+# newcomer on its own process rather than a waiter on another (0: never).
+HEX_MATCHMAKING_LOCAL_WAIT = env.float("HEX_MATCHMAKING_LOCAL_WAIT", default=0.1)
+if not 0 <= HEX_MATCHMAKING_LOCAL_WAIT <= 10:
+    raise ImproperlyConfigured("HEX_MATCHMAKING_LOCAL_WAIT must be between 0 and 10 seconds.")
 HEX_HEARTBEAT_INTERVAL = env.float("HEX_HEARTBEAT_INTERVAL", default=5.0)
 # Server-wide limit on one move in every game, clock or not (0: off, as in the
 # reference): a stalled bot then loses the game on time instead of holding a slot.

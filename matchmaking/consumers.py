@@ -18,7 +18,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
-from matchmaking import move_batches, runtime, services, spectators
+from matchmaking import local_pairing, move_batches, runtime, services, spectators
 from matchmaking import protocol as proto
 from matchmaking.consumer_loop import LeanConsumerMixin
 from matchmaking.db_calls import run_in_db
@@ -329,9 +329,7 @@ class MatchmakeConsumer(SeatConsumer):
         token = bot_token(self.scope, query)
         if token != request.bot_token:
             request = dataclasses.replace(request, bot_token=token)
-        return await run_in_db(
-            services.matchmake, request, client_ip(self.scope), self.channel_name, runtime.PROCESS_ID
-        )
+        return await local_pairing.matchmake(request, client_ip(self.scope), self.channel_name)
 
 
 class JoinSlotConsumer(SeatConsumer):

@@ -48,6 +48,9 @@ class Outbox:
     # (``Slot.spectators``, read under the slot's lock), so delivery needs to
     # ask nobody, across processes, whether a spectator group is empty.
     refresh_watchers: set[int] = field(default_factory=set)
+    # Not seated, and why: the only opponent waits on another server process
+    # and counts as fresh for these many seconds more (``services.matchmake``).
+    held_for: float | None = None
     # Written in a group commit (``matchmaking.group_commit``): what to await
     # before any of this may be sent. None: already committed.
     pending_commit: Batch | None = None

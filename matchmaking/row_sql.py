@@ -301,18 +301,24 @@ def _waiting_where() -> str:
     )
 
 
+def _waiting_here_where() -> str:
+    return _waiting_where()[:-1] + f" AND se.{_column(Seat, 'process_id')} = %s)"
+
+
 def waiting_slot(max_slot: int, board_size: int, series_length: int, swap: bool, time_control: str,
-                 owner: int, after: int = 0) -> Slot | None:
+                 owner: int, after: int = 0, owner_process: str | None = None) -> Slot | None:
     """The lowest waiting slot above ``after`` with these options whose
-    ``owner`` seat is connected, locked.
+    ``owner`` seat is connected (to server process ``owner_process``, if
+    given), locked.
 
     On PostgreSQL the owner is checked in the statement that takes the lock,
     with that statement's snapshot: if it waited for the lock, the owner may
     have left meanwhile. Check the seats again once the lock is held."""
-    return _first_slot(
-        _waiting_where,
-        [after, max_slot, Slot.State.WAITING.value, board_size, series_length, swap, time_control, owner, True],
-    )
+    params: list[Any] = [after, max_slot, Slot.State.WAITING.value, board_size, series_length, swap, time_control,
+                         owner, True]
+    if owner_process is None:
+        return _first_slot(_waiting_where, params)
+    return _first_slot(_waiting_here_where, [*params, owner_process])
 
 
 def _empty_where() -> str:

@@ -39,6 +39,9 @@ _started: asyncio.Event | None = None
 _sweeper: asyncio.Task | None = None
 _start_lock: asyncio.Lock | None = None
 _heart: Heartbeat | None = None
+# Whether another server process beat lately (kept by the heartbeat): only
+# then do matchmakers prefer opponents on their own process (``local_pairing``).
+_other_workers = False
 
 
 def alive_process_ids() -> set[str]:
@@ -47,6 +50,16 @@ def alive_process_ids() -> set[str]:
     stale_after = timedelta(seconds=settings.HEX_HEARTBEAT_INTERVAL * 3)
     alive = set(ServerProcess.objects.filter(last_beat__gte=timezone.now() - stale_after).values_list("id", flat=True))
     return alive | {PROCESS_ID}
+
+
+def other_workers_alive() -> bool:
+    """Another server process shares this arena, as of the last heartbeat."""
+    return _other_workers
+
+
+def _note_workers(alive: set[str]) -> None:
+    global _other_workers
+    _other_workers = bool(alive - {PROCESS_ID})
 
 
 def beat() -> None:
@@ -76,6 +89,7 @@ class Heartbeat(threading.Thread):
         while not self.stopped.wait(self.interval):
             try:
                 beat()
+                _note_workers(alive_process_ids())
             except Exception:  # the database is away: beat again next time
                 log.warning("heartbeat failed", exc_info=True)
                 connection.close()
@@ -98,6 +112,7 @@ def startup_sync() -> Outbox:
         beat()
         services.ensure_slots()
     alive = alive_process_ids()
+    _note_workers(alive)
     outbox = services.release_orphaned_seats(alive)
     outbox.merge(services.expire_due_seats())
     outbox.merge(spectators.forget_dead_watchers(alive))
@@ -218,7 +233,7 @@ async def _sweep_forever() -> None:
 
 def reset_for_tests() -> None:
     """Forget the per-process start state (each test has its own event loop)."""
-    global _started, _sweeper, _start_lock, _heart
+    global _started, _sweeper, _start_lock, _heart, _other_workers
     if _sweeper is not None:
         try:
             _sweeper.cancel()
@@ -227,6 +242,7 @@ def reset_for_tests() -> None:
     if _heart is not None:
         _heart.stop()
     _started = _sweeper = _start_lock = _heart = None
+    _other_workers = False
     sqlite_checkpoints.stop()
     _unrecorded_leaves.clear()
     # Each test has a fresh database whose game ids start over.

@@ -10,6 +10,7 @@ serve any player and a restart loses no accepted move.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import hmac
 import logging
@@ -409,7 +410,7 @@ def _after_expiry(expired: Outbox, step: Callable[[], Outbox]) -> Outbox:
         exc.outbox = expired
         raise
     expired.merge(outbox)
-    expired.identity = outbox.identity
+    expired.identity, expired.held_for = outbox.identity, outbox.held_for
     return expired
 
 
@@ -433,11 +434,27 @@ def _in_group_commit(call: Callable[..., Outbox], *args: Any) -> Outbox:
     return outbox
 
 
+class Pairing(enum.Enum):
+    """Which waiting slots a matchmaker may join, by where their owner is
+    connected: this server process ("here") or another worker."""
+
+    ANY = "any"  # the lowest, wherever its owner is (the reference's rule)
+    HERE_FIRST = "here first"  # the lowest of this process's, else the lowest of any
+    HERE_ONLY = "here only"  # only this process's: else wait in a slot of one's own
+
+
 @group_commit.joins
-def matchmake(request: proto.MatchRequest, client_ip: str | None, channel: str, process_id: str) -> Outbox:
+def matchmake(request: proto.MatchRequest, client_ip: str | None, channel: str, process_id: str,
+              pairing: Pairing = Pairing.ANY, hold_for: float = 0.0) -> Outbox:
     """Seat a /ws/matchmake connection: join the first waiting slot with the
     same board size and series length whose owner is connected, else open the
     lowest empty slot.
+
+    With ``Pairing.HERE_FIRST`` and ``hold_for`` seconds, a caller whose only
+    possible opponent waits on another process, and has waited less than
+    ``hold_for``, is not seated: the outbox says for how much longer that
+    opponent counts as fresh (``Outbox.held_for``), and the caller may look
+    for a partner on its own process meanwhile (``matchmaking.local_pairing``).
 
     Inline on SQLite it joins the group commit like a move, unless slots are
     missing or seats due to expire: those are written in transactions of
@@ -447,12 +464,12 @@ def matchmake(request: proto.MatchRequest, client_ip: str | None, channel: str, 
     slots_missing, expired = row_sql.matchmaking_chores(settings.HEX_MAX_SLOTS, now)
     if group_commit.enabled():
         if not slots_missing and not expired:
-            return _in_group_commit(_seat_matchmaker, request, client_ip, channel, process_id)
+            return _in_group_commit(_seat_matchmaker, request, client_ip, channel, process_id, pairing, hold_for)
         group_commit.flush()
     if slots_missing:
         ensure_slots()
     return _after_expiry(_expire_seats_of(expired, now, Outbox()),
-                         lambda: _matchmake(request, client_ip, channel, process_id))
+                         lambda: _matchmake(request, client_ip, channel, process_id, pairing, hold_for))
 
 
 # Key of the PostgreSQL advisory lock that serialises matchmakers ("HEX!").
@@ -474,11 +491,13 @@ def _lock_matchmaking() -> None:
 
 
 @transaction.atomic
-def _matchmake(request: proto.MatchRequest, client_ip: str | None, channel: str, process_id: str) -> Outbox:
-    return _seat_matchmaker(request, client_ip, channel, process_id)
+def _matchmake(request: proto.MatchRequest, client_ip: str | None, channel: str, process_id: str,
+               pairing: Pairing, hold_for: float) -> Outbox:
+    return _seat_matchmaker(request, client_ip, channel, process_id, pairing, hold_for)
 
 
-def _seat_matchmaker(request: proto.MatchRequest, client_ip: str | None, channel: str, process_id: str) -> Outbox:
+def _seat_matchmaker(request: proto.MatchRequest, client_ip: str | None, channel: str, process_id: str,
+                     pairing: Pairing = Pairing.ANY, hold_for: float = 0.0) -> Outbox:
     outbox = Outbox()
     _lock_matchmaking()
     cap = settings.HEX_MAX_CONNECTIONS_PER_IP
@@ -490,7 +509,12 @@ def _seat_matchmaker(request: proto.MatchRequest, client_ip: str | None, channel
     token = new_token()
     # Only equal options pair: a swap or clock game is never forced on a client
     # that did not ask for it (nor the reverse).
-    waiting, seats = _waiting_slot(request)
+    waiting, seats = _waiting_slot(request, process_id, pairing)
+    if waiting is not None and hold_for > 0 and seats[rules.RED].process_id != process_id:
+        fresh_for = hold_for - (clock.now() - waiting.updated_at).total_seconds()
+        if fresh_for > 0:
+            outbox.held_for = fresh_for
+            return outbox
     if waiting is not None:
         slot = waiting
         seat = _seat(slot, rules.BLUE, token, who, Seat.Origin.MATCHMAKE, client_ip, channel, process_id)
@@ -514,19 +538,31 @@ def _seat_matchmaker(request: proto.MatchRequest, client_ip: str | None, channel
     return _seated(outbox, slot, seat)
 
 
-def _waiting_slot(request: proto.MatchRequest) -> tuple[Slot | None, dict[int, Seat]]:
+def _waiting_slot(request: proto.MatchRequest, process_id: str,
+                  pairing: Pairing) -> tuple[Slot | None, dict[int, Seat]]:
+    """The waiting slot a matchmaker joins under ``pairing``, locked, and its seats."""
+    if pairing is not Pairing.ANY:
+        found = _lowest_waiting_slot(request, process_id)
+        if found[0] is not None or pairing is Pairing.HERE_ONLY:
+            return found
+    return _lowest_waiting_slot(request, None)
+
+
+def _lowest_waiting_slot(request: proto.MatchRequest,
+                         owner_process: str | None) -> tuple[Slot | None, dict[int, Seat]]:
     """The lowest waiting slot with the request's options whose owner is
-    connected, locked, and its seats; passes over a slot whose owner left
-    while the search waited for its lock (``row_sql.waiting_slot``)."""
+    connected (to ``owner_process``, if given), locked, and its seats; passes
+    over a slot whose owner left or moved while the search waited for its lock
+    (``row_sql.waiting_slot``)."""
     after = 0
     while True:
         slot = row_sql.waiting_slot(settings.HEX_MAX_SLOTS, request.board_size, request.series_length, request.swap,
-                                    request.time_control, owner=rules.RED, after=after)
+                                    request.time_control, owner=rules.RED, after=after, owner_process=owner_process)
         if slot is None:
             return None, {}
         seats = row_sql.seats_of(slot.id)
         owner = seats.get(rules.RED)
-        if owner is not None and owner.connected:
+        if owner is not None and owner.connected and owner_process in (None, owner.process_id):
             return slot, seats
         after = slot.id
 
