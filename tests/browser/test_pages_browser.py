@@ -109,7 +109,8 @@ def test_overview_shows_new_stones_without_reload_and_statistics_show_the_series
         text = card.inner_text()
         for label in ("crimson_mcts", "alice", "azure_random", "bob", "7×7", "best of 1"):
             assert label in text
-        assert card.locator("circle.last-move").count() == 1
+        # Read again until it holds: an update may be replacing the card at this very moment.
+        page.wait_for_function("document.querySelectorAll('#slot-1 circle.last-move').length === 1", timeout=10_000)
         assert int(card.locator("[data-field=move-count]").inner_text()) >= first + 1
         assert "token" not in page.content().lower().replace("reconnect tokens are never shown", "")
         shoot(page, screenshot_dir, "overview-desktop-playing")
