@@ -12,11 +12,12 @@ matchmaker first looks for a waiting opponent on its own process. When the
 only one waits elsewhere and has waited less than
 ``HEX_MATCHMAKING_LOCAL_WAIT`` seconds, the newcomer is held back here,
 unseated, for the rest of that time. If another newcomer with the same
-options arrives here meanwhile, the two play each other on this process (the
-first one opens a slot, the second joins it); otherwise the held one pairs
-with the remote waiter when the time is up. The client only sees its
-``joined`` come that much later; the remote waiter waits at most that long
-for the opponent it would have had; and on one worker nothing is ever held.
+options arrives here meanwhile, the two play each other on this process: one
+transaction seats the first in a new slot and the second beside it.
+Otherwise the held one pairs with the remote waiter when the time is up. The
+client only sees its ``joined`` come that much later; the remote waiter
+waits at most that long for the opponent it would have had; and on one
+worker nothing is ever held.
 """
 
 from __future__ import annotations
@@ -36,12 +37,13 @@ from matchmaking.outbox import Outbox
 
 @dataclass(eq=False)
 class _Held:
-    """A newcomer held back here: woken when a partner comes, it opens a slot
-    on this process (it came first, so it owns the slot, as the first of two
-    newcomers always does), and says when it has."""
+    """A newcomer held back here, and what becomes of it: the partner that
+    ends the hold seats both (``services.matchmake_pair``), delivers this
+    one's messages first, and hands over its seat."""
 
+    newcomer: services.Newcomer
     partner_came: asyncio.Event = field(default_factory=asyncio.Event)
-    opened: asyncio.Event = field(default_factory=asyncio.Event)
+    seated: asyncio.Future[Outbox] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 # Newcomers held back on this process, by their options, first come first.
@@ -58,28 +60,54 @@ async def matchmake(request: proto.MatchRequest, client_ip: str | None, channel:
     hold = settings.HEX_MATCHMAKING_LOCAL_WAIT
     if not hold or not runtime.other_workers_alive():
         return await run_in_db(services.matchmake, request, client_ip, channel, runtime.PROCESS_ID)
+    key, newcomer = _options(request), (request, client_ip, channel)
+    # A newcomer held here already: the two play each other, without a
+    # search of this one's own first (a round trip or more on a busy worker).
+    partner = _take_held(key)
+    if partner is not None:
+        joined = await _seat_with(partner, newcomer)
+        if joined is not None:
+            return joined
     here_first = services.Pairing.HERE_FIRST
     outbox = await run_in_db(services.matchmake, request, client_ip, channel, runtime.PROCESS_ID, here_first, hold)
     if outbox.held_for is None:
         return outbox
     await deliver(outbox)  # what the search's chores decided (expired seats)
-    key = _options(request)
-    partner = _take_held(key)
+    partner = _take_held(key)  # one may have come while we searched
     if partner is not None:
-        partner.partner_came.set()
-        await partner.opened.wait()
-        return await run_in_db(services.matchmake, request, client_ip, channel, runtime.PROCESS_ID, here_first)
-    held = _Held()
-    _held.setdefault(key, []).append(held)
+        joined = await _seat_with(partner, newcomer)
+        if joined is not None:
+            return joined
+    else:
+        held = _Held(newcomer)
+        _held.setdefault(key, []).append(held)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(held.partner_came.wait(), outbox.held_for)
+        finally:
+            _forget(key, held)
+        if held.partner_came.is_set():
+            return await held.seated
+    return await run_in_db(services.matchmake, request, client_ip, channel, runtime.PROCESS_ID, here_first)
+
+
+async def _seat_with(partner: _Held, newcomer: services.Newcomer) -> Outbox | None:
+    """Seat ``partner`` and ``newcomer`` together; the newcomer's outbox, or
+    None when it could not be seated with the partner."""
+    partner.partner_came.set()
     try:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(held.partner_came.wait(), outbox.held_for)
-        _forget(key, held)
-        pairing = services.Pairing.HERE_ONLY if held.partner_came.is_set() else here_first
-        return await run_in_db(services.matchmake, request, client_ip, channel, runtime.PROCESS_ID, pairing)
-    finally:
-        _forget(key, held)
-        held.opened.set()
+        seated, joined = await run_in_db(services.matchmake_pair, partner.newcomer, newcomer, runtime.PROCESS_ID)
+        # The partner's joined and waiting_for_opponent go out before the
+        # game_start that the newcomer's outbox holds for both.
+        await deliver(seated)
+    except services.ServiceError as exc:  # the partner's own refusal (no free slot): the newcomer goes on alone
+        partner.seated.set_exception(exc)
+        return None
+    except BaseException:
+        partner.seated.set_exception(services.ServiceError(proto.ERR_SERVER_BUSY, 1011))
+        raise
+    partner.seated.set_result(Outbox(identity=seated.identity))
+    return joined
 
 
 def _take_held(key: tuple[object, ...]) -> _Held | None:

@@ -538,6 +538,30 @@ def _seat_matchmaker(request: proto.MatchRequest, client_ip: str | None, channel
     return _seated(outbox, slot, seat)
 
 
+# A /ws/matchmake connection's request: what it asked for, its address, its channel.
+Newcomer = tuple[proto.MatchRequest, str | None, str]
+
+
+@transaction.atomic
+def matchmake_pair(first: Newcomer, second: Newcomer, process_id: str) -> tuple[Outbox, Outbox | None]:
+    """Seat two newcomers of this process who asked for the same options, in
+    one transaction: ``first`` opens a slot here (or joins a waiter here),
+    ``second`` joins it. ``local_pairing`` calls this for a newcomer it held
+    back and the one that came for it; two calls would make the second wait
+    for the first's round trips.
+
+    If ``second`` cannot be seated (its own refusal, say the per-address
+    cap), ``first`` stays seated and the second outbox is None.
+    """
+    seated = _seat_matchmaker(*first, process_id, Pairing.HERE_ONLY)
+    try:
+        with transaction.atomic():
+            joined = _seat_matchmaker(*second, process_id, Pairing.HERE_FIRST)
+    except ServiceError:
+        return seated, None
+    return seated, joined
+
+
 def _waiting_slot(request: proto.MatchRequest, process_id: str,
                   pairing: Pairing) -> tuple[Slot | None, dict[int, Seat]]:
     """The waiting slot a matchmaker joins under ``pairing``, locked, and its seats."""

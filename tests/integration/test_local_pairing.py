@@ -89,6 +89,25 @@ def test_a_hold_is_reported_even_when_the_search_first_expired_seats():
     assert Slot.objects.get(id=gone.slot_id).state == Slot.State.EMPTY  # the expiry itself happened
 
 
+def test_a_pair_of_newcomers_is_seated_in_one_slot_here_in_one_call():
+    seat(ELSEWHERE, "remote")
+    first, second = services.matchmake_pair((REQUEST, "10.0.0.1", "first"), (REQUEST, "10.0.0.2", "second"), HERE)
+    assert (first.identity.slot_id, first.identity.player) == (2, RED)
+    assert (second.identity.slot_id, second.identity.player) == (2, BLUE)
+    assert [m["type"] for m in first.messages["first"]] == ["joined", "waiting_for_opponent"]
+    assert "game_start" in [m["type"] for m in second.messages["first"]]
+    assert Slot.objects.get(id=1).state == Slot.State.WAITING
+
+
+def test_a_pair_whose_second_is_refused_leaves_the_first_seated(settings):
+    settings.HEX_MAX_CONNECTIONS_PER_IP = 1
+    services.ensure_slots()
+    first, second = services.matchmake_pair((REQUEST, "10.0.0.1", "first"), (REQUEST, "10.0.0.1", "second"), HERE)
+    assert second is None
+    assert Seat.objects.get(channel_name="first").slot_id == first.identity.slot_id
+    assert not Seat.objects.filter(channel_name="second").exists()
+
+
 # -- holding back, through the consumers -----------------------------------------------------------------------
 
 

@@ -35,6 +35,10 @@ result["here_first_joined"] = [joined.slot_id, joined.player == rules.BLUE]
 Slot.objects.filter(id=remote.slot_id).update(updated_at=timezone.now() - timedelta(seconds=6))
 late = call(HERE, "late", pairing=services.Pairing.HERE_FIRST, hold_for=5.0).identity
 result["after_the_hold_joined"] = [late.slot_id, late.player == rules.BLUE]
+first, second = services.matchmake_pair((request, "10.0.0.1", "p1"), (request, "10.0.0.2", "p2"), HERE)
+result["pair"] = [first.identity.slot_id == second.identity.slot_id,
+                  first.identity.slot_id in (remote.slot_id, local.slot_id),
+                  first.identity.player == rules.RED, second.identity.player == rules.BLUE]
 print(json.dumps(result))
 """
 
@@ -46,3 +50,4 @@ def test_matchmakers_prefer_waiters_on_their_own_process_and_hold_for_fresh_remo
     assert result["here_first_joined"] == [local, True]  # blue, in the waiter's slot on this process
     assert result["held"] == [True, True]
     assert result["after_the_hold_joined"] == [remote, True]
+    assert result["pair"] == [True, False, True, True]  # a new slot, the first newcomer its owner
