@@ -1,11 +1,12 @@
 """Pairing matchmakers on the worker they connected to.
 
 With several workers behind one port, each connection lands on whichever
-worker accepts it, so half the games had their players on two processes.
-Every move of such a game crosses Redis to reach the opponent: measured with
-two single-worker servers on one core, 30-40 µs more CPU per move than games
-whose players share a process, and the opponent saw the move after 69 ms
-(p50) instead of 36 (docs/benchmarks.md, fourteenth session).
+worker accepts it, and about one game in five had its players on two
+processes (sampled at two workers under load). Every move of such a game
+crosses Redis to reach the opponent: measured with two single-worker servers
+on one core, 30-40 µs more CPU per move than games whose players share a
+process, and the opponent saw the move after 69 ms (p50) instead of 36
+(docs/benchmarks.md, fourteenth and fifteenth sessions).
 
 So, while another worker is alive (``runtime.other_workers_alive``), a
 matchmaker first looks for a waiting opponent on its own process. When the
