@@ -12,7 +12,8 @@ So, while another worker is alive (``runtime.other_workers_alive``), a
 matchmaker first looks for a waiting opponent on its own process. When the
 only one waits elsewhere and has waited less than
 ``HEX_MATCHMAKING_LOCAL_WAIT`` seconds, the newcomer is held back here,
-unseated, for the rest of that time. If another newcomer with the same
+unseated, for the rest of that time, provided newcomers arrive here often
+enough for a partner to be likely meanwhile. If another newcomer with the same
 options arrives here meanwhile, the two play each other on this process: one
 transaction seats the first in a new slot and the second beside it.
 Otherwise the held one pairs with the remote waiter when the time is up. The
@@ -25,6 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -49,6 +52,8 @@ class _Held:
 
 # Newcomers held back on this process, by their options, first come first.
 _held: dict[tuple[object, ...], list[_Held]] = {}
+# When the newcomers of the last second arrived here (monotonic clock).
+_arrivals: deque[float] = deque()
 
 
 def _options(request: proto.MatchRequest) -> tuple[object, ...]:
@@ -61,6 +66,8 @@ async def matchmake(request: proto.MatchRequest, client_ip: str | None, channel:
     hold = settings.HEX_MATCHMAKING_LOCAL_WAIT
     if not hold or not runtime.other_workers_alive():
         return await run_in_db(services.matchmake, request, client_ip, channel, runtime.PROCESS_ID)
+    if not _partner_likely(hold):
+        hold = 0.0  # a waiter here is still preferred
     key, newcomer = _options(request), (request, client_ip, channel)
     # A newcomer held here already: the two play each other, without a
     # search of this one's own first (a round trip or more on a busy worker).
@@ -71,7 +78,7 @@ async def matchmake(request: proto.MatchRequest, client_ip: str | None, channel:
             return joined
     here_first = services.Pairing.HERE_FIRST
     outbox = await run_in_db(services.matchmake, request, client_ip, channel, runtime.PROCESS_ID, here_first, hold)
-    if outbox.held_for is None:
+    if outbox.held_for is None:  # seated (never held when hold is 0)
         return outbox
     await deliver(outbox)  # what the search's chores decided (expired seats)
     partner = _take_held(key)  # one may have come while we searched
@@ -109,6 +116,18 @@ async def _seat_with(partner: _Held, newcomer: services.Newcomer) -> Outbox | No
         raise
     partner.seated.set_result(Outbox(identity=seated.identity))
     return joined
+
+
+def _partner_likely(hold: float) -> bool:
+    """Newcomers arrive here often enough that one is likely within ``hold``
+    seconds: at least one per ``hold`` over the last second, this one included.
+    Otherwise a hold would only delay the newcomer (at 4 games, matchmaking
+    p50 69 ms against 17) with nobody to pair it with."""
+    now = time.monotonic()
+    _arrivals.append(now)
+    while _arrivals[0] < now - 1.0:
+        _arrivals.popleft()
+    return len(_arrivals) * hold >= 1.0
 
 
 def _take_held(key: tuple[object, ...]) -> _Held | None:

@@ -30,6 +30,7 @@ def _two_workers(settings, monkeypatch):
     settings.HEX_SWEEP_INTERVAL = 60.0  # the sweeper would release the other process's seats as orphans
     monkeypatch.setattr(runtime, "PROCESS_ID", HERE)
     monkeypatch.setattr(runtime, "other_workers_alive", lambda: True)
+    local_pairing._arrivals.clear()  # newcomers of earlier tests count as recent arrivals
 
 
 def seat(process_id: str, channel: str, request: proto.MatchRequest = REQUEST, **kwargs) -> services.Outbox:
@@ -149,14 +150,14 @@ def test_two_newcomers_here_play_each_other_while_a_waiter_elsewhere_keeps_waiti
 
 
 def test_a_newcomer_with_no_partner_here_joins_the_waiter_elsewhere_when_the_hold_ends(settings):
-    settings.HEX_MATCHMAKING_LOCAL_WAIT = 0.3
+    settings.HEX_MATCHMAKING_LOCAL_WAIT = 1.0  # one newcomer a second makes a partner likely enough
 
     async def scenario():
         await _remote_waiter()
         loop = asyncio.get_running_loop()
         began = loop.time()
         newcomer = await matchmake(7, 1)
-        assert loop.time() - began >= 0.2  # held for most of the 0.3 s (the waiter is a little older)
+        assert loop.time() - began >= 0.8  # held for most of the second (the waiter is a little older)
         assert newcomer.joined["slot_id"] == 1 and newcomer.joined["player"] == BLUE
         await newcomer.expect("game_start")
         assert local_pairing.held_count() == 0
@@ -164,6 +165,28 @@ def test_a_newcomer_with_no_partner_here_joins_the_waiter_elsewhere_when_the_hol
 
     run(scenario())
     assert Slot.objects.get(id=1).state == Slot.State.FULL
+
+
+def test_newcomers_too_rare_here_for_a_partner_are_not_held(settings, monkeypatch):
+    settings.HEX_MATCHMAKING_LOCAL_WAIT = 0.1  # a partner likely only at ten newcomers a second or more
+    holds = []
+
+    def matchmake_spy(*args, **kwargs):
+        holds.append(args[6] if len(args) > 6 else kwargs.get("hold_for", 0.0))
+        return real_matchmake(*args, **kwargs)
+
+    real_matchmake = services.matchmake
+    monkeypatch.setattr(services, "matchmake", matchmake_spy)
+
+    async def scenario():
+        await _remote_waiter()
+        holds.clear()  # the waiter's own call
+        newcomer = await matchmake(7, 1)
+        assert newcomer.joined["slot_id"] == 1 and newcomer.joined["player"] == BLUE
+        await newcomer.close()
+
+    run(scenario())
+    assert holds == [0.0]  # searched once, never allowed to hold
 
 
 def test_with_no_other_worker_alive_nobody_is_held(settings, monkeypatch):
