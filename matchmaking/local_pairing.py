@@ -12,8 +12,8 @@ So, while another worker is alive (``runtime.other_workers_alive``), a
 matchmaker first looks for a waiting opponent on its own process. When the
 only one waits elsewhere and has waited less than
 ``HEX_MATCHMAKING_LOCAL_WAIT`` seconds, the newcomer is held back here,
-unseated, for the rest of that time, provided newcomers arrive here often
-enough for a partner to be likely meanwhile. If another newcomer with the same
+unseated, for the rest of that time, if newcomers arrive here often enough
+for a partner to be likely by then. If another newcomer with the same
 options arrives here meanwhile, the two play each other on this process: one
 transaction seats the first in a new slot and the second beside it.
 Otherwise the held one pairs with the remote waiter when the time is up. The
