@@ -71,37 +71,36 @@ async def matchmake(request: proto.MatchRequest, client_ip: str | None, channel:
     key, newcomer = _options(request), (request, client_ip, channel)
     # A newcomer held here already: the two play each other, without a
     # search of this one's own first (a round trip or more on a busy worker).
-    partner = _take_held(key)
-    if partner is not None:
-        joined = await _seat_with(partner, newcomer)
-        if joined is not None:
-            return joined
+    joined = await _join_held(key, newcomer)
+    if joined is not None:
+        return joined
     here_first = services.Pairing.HERE_FIRST
     outbox = await run_in_db(services.matchmake, request, client_ip, channel, runtime.PROCESS_ID, here_first, hold)
     if outbox.held_for is None:  # seated (never held when hold is 0)
         return outbox
     await deliver(outbox)  # what the search's chores decided (expired seats)
-    partner = _take_held(key)  # one may have come while we searched
-    if partner is not None:
-        joined = await _seat_with(partner, newcomer)
-        if joined is not None:
-            return joined
-    else:
-        held = _Held(newcomer)
-        _held.setdefault(key, []).append(held)
-        try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(held.partner_came.wait(), outbox.held_for)
-        finally:
-            _forget(key, held)
-        if held.partner_came.is_set():
-            return await held.seated
+    joined = await _join_held(key, newcomer)  # one may have come while we searched
+    if joined is not None:
+        return joined
+    held = _Held(newcomer)
+    _held.setdefault(key, []).append(held)
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(held.partner_came.wait(), outbox.held_for)
+    finally:
+        _forget(key, held)
+    if held.partner_came.is_set():
+        return await held.seated
     return await run_in_db(services.matchmake, request, client_ip, channel, runtime.PROCESS_ID, here_first)
 
 
-async def _seat_with(partner: _Held, newcomer: services.Newcomer) -> Outbox | None:
-    """Seat ``partner`` and ``newcomer`` together; the newcomer's outbox, or
-    None when it could not be seated with the partner."""
+async def _join_held(key: tuple[object, ...], newcomer: services.Newcomer) -> Outbox | None:
+    """Seat ``newcomer`` with the newcomer held longest here with the same
+    options; its outbox, or None when nobody is held or the two could not be
+    seated together."""
+    partner = _take_held(key)
+    if partner is None:
+        return None
     partner.partner_came.set()
     try:
         seated, joined = await run_in_db(services.matchmake_pair, partner.newcomer, newcomer, runtime.PROCESS_ID)
