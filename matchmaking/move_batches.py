@@ -6,8 +6,8 @@ that flushes the WAL. At 200 games with 50 ms think time
 (``bench/load.py``) that cost the server and PostgreSQL about 290 µs of CPU
 each per move, so two cores served about 2,500 of the offered 4,000 moves a
 second. Here the moves that wait at the same time go to the database
-together, as one ``services.apply_moves`` call and one transaction
-(``move_store.postgres_batch``):
+together, in one transaction whose round trips the event loop awaits
+(``loop_batches.apply_moves``):
 
 - a move that arrives while no more than ``MAX_IN_FLIGHT - 1`` batches are
   running starts a batch at the end of the loop pass, with every move
@@ -30,7 +30,7 @@ import functools
 import weakref
 from collections.abc import Awaitable
 
-from matchmaking import services
+from matchmaking import loop_batches, services
 from matchmaking.db_calls import database_vendor, run_in_db
 from matchmaking.delivery import deliver
 from matchmaking.hot_settings import hot
@@ -53,6 +53,7 @@ class MoveBatcher:
         self.busy_slots: set[int] = set()  # slots with a move in a running batch
         self.in_flight = 0
         self.start_scheduled = False
+        self.connections = loop_batches.LoopConnections()
 
     async def apply_move(self, slot_id: int, seat_id: int, channel: str, q: object, r: object) -> Outbox:
         loop = asyncio.get_running_loop()
@@ -84,10 +85,9 @@ class MoveBatcher:
             self.busy_slots |= slots
             self.in_flight += 1
             counted = [True]  # the batch still counts against MAX_IN_FLIGHT
-            loop = asyncio.get_running_loop()
-            committed = functools.partial(loop.call_soon_threadsafe, self._committed, taken, slots, counted)
-            running = asyncio.ensure_future(
-                run_in_db(services.apply_moves, [request for request, _ in taken], committed))
+            running = asyncio.ensure_future(loop_batches.apply_moves(
+                self.connections, [request for request, _ in taken],
+                functools.partial(self._committed, taken, slots, counted)))
             running.add_done_callback(functools.partial(self._finished, taken, slots, counted))
 
     def _committed(self, taken: list[_Waiting], slots: set[int], counted: list[bool],

@@ -191,6 +191,12 @@ def _prepare(raw: Any) -> None:
     _prepared_on[raw] = True
 
 
+def forget_prepared(raw: Any) -> None:
+    """Our statements are gone from ``raw`` (a DISCARD ALL, a pooler that
+    switched sessions): the next batch prepares them again."""
+    _prepared_on.pop(raw, None)
+
+
 def _numbered(sql: str) -> str:
     """``sql`` with its ``%s`` placeholders as PREPARE's ``$1``, ``$2``, ..."""
     count = iter(range(1, sql.count("%s") + 1))
@@ -200,6 +206,11 @@ def _numbered(sql: str) -> str:
 def _executed(name: str, params: list[Any]) -> str:
     """The prepared statement ``name``, run with ``params`` (bound by psycopg)."""
     return f"EXECUTE hex_{name}({', '.join(['%s'] * len(params))})"
+
+
+class BoardNotReadError(Exception):
+    """A batch on the event loop needs a board it did not read with its
+    contexts (evicted from the cache since): the move takes the ORM path."""
 
 
 class PostgresBatch:
@@ -220,8 +231,9 @@ class PostgresBatch:
     and ``record_move`` use it instead of running statements of their own.
     """
 
-    def __init__(self, raw: Any) -> None:
+    def __init__(self, raw: Any, on_loop: bool = False) -> None:
         self.raw = raw
+        self.on_loop = on_loop  # on an async connection: no statement may run between its round trips
         self.contexts: dict[int, MoveContext] = {}
         self.boards: dict[int, Any] = {}  # stored boards of the games whose position is not cached
         self.moves: list[dict[str, Any]] = []  # a record of the write_moves statement per move
@@ -234,6 +246,27 @@ class PostgresBatch:
     def undo(self, mark: tuple[int, int]) -> None:
         del self.moves[mark[0]:], self.hooks[mark[1]:]
 
+    def read_contexts(self, rows: list[tuple[Any, ...]]) -> list[int]:
+        """Keep the contexts read (rows of the contexts statement); return
+        the ids of their games whose position is not cached."""
+        by_slot: dict[int, list[tuple[Any, ...]]] = {}
+        for row in rows:
+            by_slot.setdefault(row[15], []).append(row)  # column 15: the slot id
+        self.contexts = {slot_id: _context(slot_id, slot_rows) for slot_id, slot_rows in by_slot.items()}
+        return [context.game_id for context in self.contexts.values()
+                if context.game_id is not None and _cached_position(context) is None]
+
+    def write_and_commit(self) -> tuple[str, list[Any] | None]:
+        """The statement (and its parameters) that writes the moves and commits."""
+        if not self.moves:
+            return "COMMIT", None
+        params = [json.dumps(self.moves)]
+        return _executed("write_moves", params) + "; COMMIT", params
+
+    def committed(self) -> None:
+        for hook in self.hooks:
+            hook()
+
 
 @contextlib.contextmanager
 def postgres_batch(slot_ids: list[int]) -> Iterator[PostgresBatch]:
@@ -244,47 +277,79 @@ def postgres_batch(slot_ids: list[int]) -> Iterator[PostgresBatch]:
     of the batch is written.
     """
     assert connection.vendor == "postgresql" and not connection.in_atomic_block
-    assert getattr(_postgres_moves, "batch", None) is None
+    assert _batch() is None
     connection.ensure_connection()
     raw = connection.connection
     _prepare(raw)
-    batch = _postgres_moves.batch = PostgresBatch(raw)
+    batch = PostgresBatch(raw)
     begun = finished = False
     try:
         with raw.cursor() as cursor:
             begun = True
             ids = [_id_array(slot_ids)]
-            cursor.execute(f"{_BEGIN}{_executed('lock_slots', ids)}; {_executed('contexts', ids)}", ids + ids)
+            cursor.execute(_begin_and_read(ids), ids + ids)
             _to_last_result(cursor)
-            rows = cursor.fetchall()
-            by_slot: dict[int, list[tuple[Any, ...]]] = {}
-            for row in rows:
-                by_slot.setdefault(row[15], []).append(row)  # column 15: the slot id
-            batch.contexts = {slot_id: _context(slot_id, slot_rows) for slot_id, slot_rows in by_slot.items()}
-            uncached = [context.game_id for context in batch.contexts.values()
-                        if context.game_id is not None and _cached_position(context) is None]
+            uncached = batch.read_contexts(cursor.fetchall())
             if uncached:
                 ids = [_id_array(uncached)]
                 cursor.execute(_executed("boards", ids), ids)
                 batch.boards = dict(cursor.fetchall())
-        yield batch
+        with batch_open(batch):
+            yield batch
         with raw.cursor() as cursor:
-            if batch.moves:
-                params = [json.dumps(batch.moves)]
-                cursor.execute(_executed("write_moves", params) + "; COMMIT", params)
-            else:
-                cursor.execute("COMMIT")
+            cursor.execute(*batch.write_and_commit())
         finished = True
     except psycopg.Error as exc:
         _failed(raw, exc)
         raise
     finally:
-        _postgres_moves.batch = None
         if begun and not finished:
             with contextlib.suppress(Exception):
                 raw.execute("ROLLBACK")
-    for hook in batch.hooks:
-        hook()
+    batch.committed()
+
+
+async def begin_batch_on_loop(raw: psycopg.AsyncConnection[Any], slot_ids: list[int]) -> PostgresBatch:
+    """``postgres_batch``'s first part on an async connection in autocommit
+    mode: begin, lock the slots and read their contexts. Apply the moves
+    within ``batch_open``, then ``commit_batch_on_loop``; on any failure
+    the caller rolls back or drops the connection."""
+    if raw not in _prepared_on:
+        statements = [f"PREPARE hex_{name} AS {_numbered(_sql(name))}" for name in _PREPARED]
+        await raw.execute("; ".join(statements))
+        _prepared_on[raw] = True
+    batch = PostgresBatch(raw, on_loop=True)
+    ids = [_id_array(slot_ids)]
+    cursor = await raw.execute(_begin_and_read(ids), ids + ids)
+    _to_last_result(cursor)
+    uncached = batch.read_contexts(await cursor.fetchall())
+    if uncached:
+        ids = [_id_array(uncached)]
+        cursor = await raw.execute(_executed("boards", ids), ids)
+        batch.boards = dict(await cursor.fetchall())
+    return batch
+
+
+async def commit_batch_on_loop(batch: PostgresBatch) -> None:
+    """Write what the moves applied in ``batch`` recorded and commit."""
+    await batch.raw.execute(*batch.write_and_commit())
+    batch.committed()
+
+
+@contextlib.contextmanager
+def batch_open(batch: PostgresBatch) -> Iterator[PostgresBatch]:
+    """``lock_for_move``, ``position_for`` and ``record_move`` use ``batch``
+    on this thread meanwhile."""
+    assert _batch() is None
+    _postgres_moves.batch = batch
+    try:
+        yield batch
+    finally:
+        _postgres_moves.batch = None
+
+
+def _begin_and_read(ids: list[str]) -> str:
+    return f"{_BEGIN}{_executed('lock_slots', ids)}; {_executed('contexts', ids)}"
 
 
 def refused_by_postgres(exc: BaseException) -> bool:
@@ -300,9 +365,7 @@ def _failed(raw: Any, exc: psycopg.Error) -> None:
     """After a move's statements failed on the raw connection ``raw``."""
     connection.errors_occurred = True  # Django checks the connection before its next use
     if isinstance(exc, psycopg.errors.InvalidSqlStatementName):
-        # Our statements are gone (a DISCARD ALL, a pooler that switched
-        # sessions): this move fails, the next prepares them again.
-        _prepared_on.pop(raw, None)
+        forget_prepared(raw)  # this move fails, the next prepares them again
 
 
 def _to_last_result(cursor: Any) -> None:
@@ -436,6 +499,8 @@ def position_for(context: MoveContext) -> Position:
     batch = _batch()
     board = batch.boards.get(context.game_id) if batch is not None else None  # type: ignore[arg-type]
     if board is None:  # not read with the batch's contexts: evicted from the cache since
+        if batch is not None and batch.on_loop:
+            raise BoardNotReadError
         (board,) = _rows("board", [context.game_id])[0]
     return Position.of(rules.Board.from_rows(_json(board)))
 
@@ -473,27 +538,34 @@ def place(context: MoveContext, position: Position, player: int, q: int, r: int)
     ``record_move`` stores the new one, a failure anywhere leaves nothing
     stale behind. A winning move's position is handed to ``won_board``."""
     _positions.pop(context.game_id, None)
+    _won.pop(context.game_id, None)  # a win placed before in this game was never scored
     winner = position.place(player, q, r)
-    _won.last = None if winner is None else (context.game_id, context.move_count, player, q, r, position.board)
+    if winner is not None:
+        if len(_won) >= _WON_KEPT:  # winning moves whose batch failed before their game end ran
+            _won.clear()
+        _won[context.game_id] = (context.move_count, player, q, r, position.board)  # type: ignore[index]
     return winner
 
 
-# Per thread, the last winning move ``place`` saw: (game id, moves before it,
-# player, q, r, board after it). The ORM path that scores it used to rebuild
-# the board from its stored rows, a fifth of a game end's time (py-spy).
-_won = threading.local()
+# By game id, the winning moves ``place`` saw and the ORM path has not yet
+# scored: (moves before it, player, q, r, board after it). That path used to
+# rebuild the board from its stored rows, a fifth of a game end's time
+# (py-spy). Not per thread: a batch places on the event loop, and the game
+# end runs on a database thread.
+_won: dict[int, tuple[int, int, int, int, rules.Board]] = {}
+_WON_KEPT = 1_000
 
 
 def won_board(game: Game, player: int, q: int, r: int) -> rules.Board | None:
     """The board after ``player``'s winning move at (q, r) in ``game``, as
     ``place`` just checked and placed it, if ``game`` (locked, read afresh)
     is still in the state it was placed in; else None. Used once."""
-    last, _won.last = getattr(_won, "last", None), None
-    if last is None or last[:5] != (game.id, game.move_count, player, q, r):
+    last = _won.pop(game.id, None)
+    if last is None or last[:4] != (game.move_count, player, q, r):
         return None
     if game.winner is not None or game.current_turn != player:
         return None
-    return last[5]
+    return last[4]
 
 
 def record_move(context: MoveContext, player: int, q: int, r: int, position: Position, next_turn: int) -> None:

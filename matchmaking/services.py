@@ -705,7 +705,7 @@ def apply_move(slot_id: int, seat_id: int, channel: str, q: object, r: object) -
     committed with the other moves of the same loop pass (``group_commit``);
     on PostgreSQL it is a batch of one (``move_store.postgres_batch``), two
     round trips, where the server batches the moves that wait together
-    (``apply_moves``).
+    (``loop_batches.apply_moves``).
     A move that ends its game, or any move of a game with a clock, goes on
     through the ORM path: in the same group commit on SQLite, in a
     transaction of its own on PostgreSQL. (That path opens no ``atomic``
@@ -738,73 +738,77 @@ def apply_move(slot_id: int, seat_id: int, channel: str, q: object, r: object) -
     return _apply_move_in_transaction(*move, maybe_ordinary=False)
 
 
-def apply_moves(requests: Sequence[MoveRequest],
-                committed: Callable[[dict[int, Outbox | Exception]], None] | None = None,
-                ) -> list[Outbox | Exception]:
-    """``apply_move`` for each of ``requests``, on PostgreSQL, in order: the
-    result of each is its outbox, or the exception ``apply_move`` would have
-    raised.
+class BatchedMoves:
+    """Moves applied together (``loop_batches.apply_moves``), through their
+    phases: the ordinary moves of different slots in one batch, then the rest
+    one at a time, in order. Each phase is synchronous; the batch's round
+    trips run between them."""
 
-    The ordinary moves of different slots share one transaction
-    (``move_store.postgres_batch``); a move that fails is taken out of it,
-    and takes nothing of the others with it. The rest run one at a time,
-    in order, once the batch has committed: a second move for a slot already
-    in the batch (through ``apply_move``), and a move that ends its game or
-    has a clock (through the ORM path). If the batch itself fails, nothing
-    of it is written: when PostgreSQL refused it (a deadlock), every move is
-    tried again on its own; when the database could not be reached, every
-    move gets that error at once.
-
-    ``committed``, if given, is called with the batch's results by request
-    index as soon as the batch has committed, when moves are left to run on
-    their own afterwards: a game end through the ORM path takes milliseconds
-    under load, and the batch's other moves need not wait for it.
-    """
-    results: list[Outbox | Exception | None] = [None] * len(requests)
-    batched: dict[int, tuple[int, int, str, object, object, int, int]] = {}
-    slot_ids: set[int] = set()
-    alone: list[int] = []
-    for_orm: set[int] = set()  # moves the batch left to the ORM path: game ends, clocks
-    for index, (slot_id, seat_id, channel, q, r) in enumerate(requests):
-        if not _coordinates_are_ints(q, r) or slot_id in slot_ids:
-            alone.append(index)  # refused at once, or after the move before it
-        else:
-            batched[index] = (slot_id, seat_id, channel, q, r, int(q), int(r))  # type: ignore[call-overload]
-            slot_ids.add(slot_id)
-    if batched:
-        try:
-            with move_store.postgres_batch(sorted(slot_ids)) as batch:
-                for index, move in batched.items():
-                    mark = batch.mark()
-                    try:
-                        results[index] = _ordinary_move(*move)
-                    except Exception as exc:  # noqa: BLE001 - handed to that move's caller
-                        batch.undo(mark)
-                        results[index] = exc
-                    if results[index] is None:
-                        for_orm.add(index)
-        except Exception as exc:  # noqa: BLE001 - reported to every caller, or retried move by move
-            if not move_store.refused_by_postgres(exc):
-                # Each move gets the error, but a malformed one its refusal, which needs no database.
-                return [exc if _coordinates_are_ints(*request[3:]) else apply_move(*request) for request in requests]
-            log.warning("a batch of %d moves failed; applying them one at a time", len(batched), exc_info=True)
-            results = [None] * len(requests)
-            alone, for_orm = list(range(len(requests))), set()
-        else:
-            if committed is not None and (alone or for_orm):  # else the caller hears at the end, at once
-                try:
-                    committed({index: results[index] for index in batched if index not in for_orm})  # type: ignore[misc]
-                except Exception:  # the caller hears at the end instead; the moves left still run
-                    log.warning("reporting a committed batch early failed", exc_info=True)
-    for index in sorted([*alone, *for_orm]):
-        try:
-            if index in for_orm:  # known to need it: no second try of the plain-SQL path
-                results[index] = _apply_move_in_transaction(*batched[index], maybe_ordinary=False)
+    def __init__(self, requests: Sequence[MoveRequest]) -> None:
+        self.requests = requests
+        self.results: list[Outbox | Exception | None] = [None] * len(requests)
+        self.batched: dict[int, tuple[int, int, str, object, object, int, int]] = {}
+        self.alone: list[int] = []  # refused at once, or run after the move of its slot before it
+        self.for_orm: set[int] = set()  # moves the batch left to the ORM path: game ends, clocks
+        slot_ids: set[int] = set()
+        for index, (slot_id, seat_id, channel, q, r) in enumerate(requests):
+            if not _coordinates_are_ints(q, r) or slot_id in slot_ids:
+                self.alone.append(index)
             else:
-                results[index] = apply_move(*requests[index])
-        except Exception as exc:  # noqa: BLE001 - handed to that move's caller
-            results[index] = exc
-    return results  # type: ignore[return-value]
+                self.batched[index] = (slot_id, seat_id, channel, q, r, int(q), int(r))  # type: ignore[call-overload]
+                slot_ids.add(slot_id)
+
+    def slot_ids(self) -> list[int]:
+        return sorted(move[0] for move in self.batched.values())
+
+    def apply_in(self, batch: move_store.PostgresBatch) -> None:
+        """Apply the batched moves in ``batch``, open on this thread."""
+        for index, move in self.batched.items():
+            mark = batch.mark()
+            try:
+                self.results[index] = _ordinary_move(*move)
+            except move_store.BoardNotReadError:
+                batch.undo(mark)  # the ORM path reads it
+            except Exception as exc:  # noqa: BLE001 - handed to that move's caller
+                batch.undo(mark)
+                self.results[index] = exc
+            if self.results[index] is None:
+                self.for_orm.add(index)
+
+    def batch_failed(self, exc: Exception) -> list[Outbox | Exception] | None:
+        """After the batch failed, with nothing of it written: every move's
+        result if that is the end of the call, or None when the moves are to
+        be tried one at a time."""
+        if not move_store.refused_by_postgres(exc):
+            # Each move gets the error, but a malformed one its refusal, which needs no database.
+            return [exc if _coordinates_are_ints(*request[3:]) else apply_move(*request) for request in self.requests]
+        log.warning("a batch of %d moves failed; applying them one at a time", len(self.batched), exc_info=True)
+        self.results = [None] * len(self.requests)
+        self.alone, self.for_orm = list(range(len(self.requests))), set()
+        return None
+
+    def report_committed(self, committed: Callable[[dict[int, Outbox | Exception]], None] | None) -> None:
+        if committed is None or not self.remaining():  # else the caller hears at the end, at once
+            return
+        try:
+            committed({index: self.results[index] for index in self.batched  # type: ignore[misc]
+                       if index not in self.for_orm})
+        except Exception:  # the caller hears at the end instead; the moves left still run
+            log.warning("reporting a committed batch early failed", exc_info=True)
+
+    def remaining(self) -> bool:
+        return bool(self.alone or self.for_orm)
+
+    def apply_remaining(self) -> None:
+        """Run the moves the batch did not apply, one at a time, in order."""
+        for index in sorted([*self.alone, *self.for_orm]):
+            try:
+                if index in self.for_orm:  # known to need it: no second try of the plain-SQL path
+                    self.results[index] = _apply_move_in_transaction(*self.batched[index], maybe_ordinary=False)
+                else:
+                    self.results[index] = apply_move(*self.requests[index])
+            except Exception as exc:  # noqa: BLE001 - handed to that move's caller
+                self.results[index] = exc
 
 
 def _coordinates_are_ints(q: object, r: object) -> bool:

@@ -1,16 +1,41 @@
 """On PostgreSQL, moves that wait at the same time are applied in one
-transaction (``services.apply_moves``): each still gets the answer it would
-have had alone, and every accepted move is stored once, in order."""
+transaction on the event loop (``loop_batches.apply_moves``): each still gets
+the answer it would have had alone, and every accepted move is stored once,
+in order."""
 
 from __future__ import annotations
 
 from tests.support.django_script import run_script
 
 SCRIPT = r"""
-from django.db import connection
+import asyncio
+import threading
+
+from django.db import connection, connections
 from games import rules
 from games.models import Game, Move, Series
-from matchmaking import move_store, protocol as proto, services
+from matchmaking import loop_batches, move_store, protocol as proto, services
+
+loop = asyncio.new_event_loop()
+loop_connections = loop_batches.LoopConnections()
+
+
+def apply_moves(requests, committed=lambda results: None):
+    return loop.run_until_complete(loop_batches.apply_moves(loop_connections, requests, committed))
+
+
+def in_thread(query):
+    # A query from the event loop, as a database thread would run it.
+    result = []
+
+    def run():
+        result.append(query())
+        connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return result[0]
 
 request = proto.MatchRequest(board_size=7, series_length=1, first_player=rules.RED, model_name="m", username="")
 
@@ -41,7 +66,7 @@ def answers(results):
 
 def apply(requests):
     calls.append(requests)
-    return answers(services.apply_moves(requests))
+    return answers(apply_moves(requests))
 
 
 calls = []
@@ -91,8 +116,9 @@ for k in range(6):
     apply([move(e_blue, k, 1)])
 calls.append([move(e_red, 6, 0), move(f_red, 0, 0)])
 reported_early = []
-end_batch = answers(services.apply_moves(calls[-1], lambda results: reported_early.append(
-    [sorted(results), list(Game.objects.filter(slot__id=e_red[0]).values_list("winner", flat=True))])))
+e_winners = lambda: list(Game.objects.filter(slot__id=e_red[0]).values_list("winner", flat=True))
+end_batch = answers(apply_moves(calls[-1], lambda results: reported_early.append(
+    [sorted(results), in_thread(e_winners)])))
 
 # A callback that fails (its event loop closed, say) costs no move its answer.
 def closed_loop(results):
@@ -100,31 +126,59 @@ def closed_loop(results):
 
 
 calls.append([move(e_blue, 6, 1), move(f_blue, 0, 1)])
-despite_callback = answers(services.apply_moves(calls[-1], closed_loop))
+despite_callback = answers(apply_moves(calls[-1], closed_loop))
 
 # Statements lost between batches: the batch fails, and each move is applied on its own.
 c_red, c_blue = new_game("c")
 d_red, d_blue = new_game("d")
-connection.connection.execute("DEALLOCATE ALL")
+idle_before_loss = len(loop_connections.idle)
+for idle in loop_connections.idle:
+    loop.run_until_complete(idle.execute("DEALLOCATE ALL"))
 after_loss = apply([move(c_red, 3, 3), move(d_red, 3, 3)])
 again = apply([move(c_blue, 4, 4), move(d_blue, 4, 4)])
+
+# A position evicted from the cache between the batch's read and its moves:
+# the batch did not read that board, so the move takes the ORM path.
+begin = move_store.begin_batch_on_loop
+
+
+async def begin_then_evict(*args):
+    batch = await begin(*args)
+    move_store.forget_positions()
+    return batch
+
+move_store.begin_batch_on_loop = begin_then_evict
+evicted = apply([move(c_red, 5, 5), move(d_red, 5, 5)])
+move_store.begin_batch_on_loop = begin
+
+# PostgreSQL ends the batch connection (an administrator, a restart): the
+# batch is refused, so its moves are tried one at a time, and the next batch
+# connects afresh.
+(backend_pid,) = [idle.info.backend_pid for idle in loop_connections.idle]
+with connection.cursor() as cursor:
+    cursor.execute("SELECT pg_terminate_backend(%s, 5000)", [backend_pid])  # returns once it is gone
+terminated = apply([move(c_blue, 5, 6), move(d_blue, 5, 6)])
+reconnected = apply([move(c_red, 0, 6), move(d_red, 0, 6)])
+new_backend = [idle.info.backend_pid != backend_pid for idle in loop_connections.idle]
 c_d_moves = sorted([m.number, m.q, m.r] for m in Move.objects.filter(game__slot__in=[c_red[0], d_red[0]]))
 
 # The database cannot be reached: every move hears so at once, without a try
 # of its own (each would wait for the same failure), but a malformed move
 # still gets its refusal.
-connection.close()
+for idle in loop_connections.idle:
+    loop.run_until_complete(idle.close())
 connection.settings_dict["PORT"] = 1  # nothing listens there
 one_at_a_time = []
 alone = services.apply_move
 services.apply_move = lambda *request: one_at_a_time.append(request[3:]) or alone(*request)
-unreachable = apply([move(c_red, 5, 5), move(d_red, 5, 5), move(c_blue, "x", 5)])
+unreachable = apply([move(c_red, 6, 6), move(d_red, 6, 6), move(c_blue, "x", 5)])
 
 print(json.dumps({
     "first": first, "fix_b": fix_b, "later": later, "games": games, "series_winners": series_winners,
     "games_table_options": games_table_options, "reported_early": reported_early, "end_batch": end_batch,
     "despite_callback": despite_callback,
-    "after_loss": after_loss, "again": again,
+    "idle_before_loss": idle_before_loss, "after_loss": after_loss, "again": again, "evicted": evicted,
+    "terminated": terminated, "reconnected": reconnected, "new_backend": new_backend,
     "c_d_moves": c_d_moves, "unreachable": unreachable, "one_at_a_time": one_at_a_time,
 }))
 """
@@ -159,9 +213,15 @@ def test_a_batch_of_moves_answers_each_as_alone_and_stores_each_once(postgres_da
     # e's series is over (its move is refused), f's move goes through.
     assert result["despite_callback"][1] == ["move"]
 
+    assert result["idle_before_loss"] == 1, "batches one after the other share one connection"
     assert result["after_loss"] == [["move"], ["move"]]
     assert result["again"] == [["move"], ["move"]]
-    assert result["c_d_moves"] == [[1, 3, 3], [1, 3, 3], [2, 4, 4], [2, 4, 4]]
+    assert result["evicted"] == [["move"], ["move"]]
+    assert result["terminated"] == [["move"], ["move"]]
+    assert result["reconnected"] == [["move"], ["move"]]
+    assert result["new_backend"] == [True]
+    assert result["c_d_moves"] == [[1, 3, 3], [1, 3, 3], [2, 4, 4], [2, 4, 4], [3, 5, 5], [3, 5, 5],
+                                   [4, 5, 6], [4, 5, 6], [5, 0, 6], [5, 0, 6]]
 
     assert result["unreachable"] == ["OperationalError", "OperationalError", ["move_rejected"]]
     assert result["one_at_a_time"] == [["x", 5]]

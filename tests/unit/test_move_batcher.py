@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from matchmaking import move_batches
+from matchmaking import loop_batches, move_batches
 from matchmaking.outbox import Outbox
 
 
 class FakeDatabase:
-    """Stands in for ``run_in_db(services.apply_moves, requests, committed)``:
+    """Stands in for ``loop_batches.apply_moves(connections, requests, committed)``:
     records each batch and finishes it when the test says so. A move with
     ``q == "end"`` stands for one the batch leaves to run on its own after it
     committed (a game end): the batch then reports the others as committed
@@ -26,7 +26,7 @@ class FakeDatabase:
         self.release: list[asyncio.Future[None]] = []
         self.release_after: dict[int, asyncio.Future[None]] = {}
 
-    async def run_in_db(self, func: Any, requests: list[tuple], committed: Any) -> list[Outbox | Exception]:
+    async def apply_moves(self, connections: Any, requests: list[tuple], committed: Any) -> list[Outbox | Exception]:
         index = len(self.batches)
         self.batches.append(list(requests))
         loop = asyncio.get_running_loop()
@@ -57,7 +57,7 @@ class FakeDatabase:
 @pytest.fixture
 def database(monkeypatch: pytest.MonkeyPatch) -> FakeDatabase:
     fake = FakeDatabase()
-    monkeypatch.setattr(move_batches, "run_in_db", fake.run_in_db)
+    monkeypatch.setattr(loop_batches, "apply_moves", fake.apply_moves)
     return fake
 
 

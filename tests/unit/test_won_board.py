@@ -4,6 +4,7 @@ placed in."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
@@ -54,8 +55,20 @@ def test_no_board_for_any_other_state_or_move(game, move):
     assert move_store.won_board(game, *move) is None
 
 
-def test_an_ordinary_move_hands_nothing_over():
+def test_a_later_move_in_the_same_game_takes_the_board_back():
+    position, count = _red_about_to_win()
+    move_store.place(_context(7, count), position, rules.RED, 2, 0)
+    move_store.place(_context(7, count), Position.of(rules.Board(3)), rules.RED, 1, 1)
+    assert move_store.won_board(_game(), rules.RED, 2, 0) is None
+
+
+def test_moves_of_other_games_placed_meanwhile_leave_the_board_for_its_game_end():
+    """A batch places its moves on the event loop and a database thread
+    scores its game ends afterwards, while later batches place theirs."""
     position, count = _red_about_to_win()
     move_store.place(_context(7, count), position, rules.RED, 2, 0)
     move_store.place(_context(9, 0), Position.of(rules.Board(3)), rules.RED, 1, 1)
-    assert move_store.won_board(_game(), rules.RED, 2, 0) is None
+
+    board = ThreadPoolExecutor(1).submit(move_store.won_board, _game(), rules.RED, 2, 0).result()
+
+    assert board is position.board
