@@ -119,6 +119,16 @@ def _has_uvicorn() -> bool:
     return True
 
 
+# Database threads per worker when several share the machine and the
+# operator chose none. Each worker's PostgreSQL moves run on its event loop
+# (matchmaking/loop_batches.py); its threads serve matchmakes, which wait for
+# one lock anyway, leaves and game ends. Two workers on one core at 200 games
+# / 50 ms served a median 95 % of the moves with 4 threads each, 93 % with 8
+# and 89 % with 16 (docs/benchmarks.md, sixteenth session), where one worker
+# did as well or better with its default 16.
+SEVERAL_WORKERS_DB_THREADS = 4
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hexsite.settings")
@@ -136,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     crowding = _workers_warning(args.workers, usable_cpus())
     if crowding:
         print(f"hexgame-server: warning: {crowding}", file=sys.stderr)
+    if args.workers > 1:
+        os.environ.setdefault("HEX_DB_THREADS", str(SEVERAL_WORKERS_DB_THREADS))
 
     import django
     from django.conf import settings

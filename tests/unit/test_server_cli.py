@@ -141,3 +141,21 @@ def test_the_warning_is_printed_but_the_server_still_starts(monkeypatch, capsys)
     assert cli.main(["--workers", "2", "--no-migrate"]) == 0
     assert started == [2]
     assert "warning: 2 workers share 1 CPU" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("workers", "chosen", "expected"), [(2, None, "4"), (2, "12", "12"), (1, None, None)])
+def test_several_workers_default_to_fewer_database_threads(monkeypatch, workers, chosen, expected):
+    monkeypatch.setenv("HEX_LOG_LEVEL", "WARNING")
+    monkeypatch.setenv("HEX_REDIS_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("HEX_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    monkeypatch.setenv("HEX_DB_THREADS", "unset below; restored after the test")
+    monkeypatch.delenv("HEX_DB_THREADS")
+    if chosen is not None:
+        monkeypatch.setenv("HEX_DB_THREADS", chosen)
+    monkeypatch.setattr(cli, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(cli, "supervise", lambda start, count, house=None: 0)
+    monkeypatch.setattr(os, "execv", lambda *args: 0)  # one worker: the CLI would become the server
+    monkeypatch.setattr("django.setup", lambda: None)
+
+    assert cli.main(["--workers", str(workers), "--no-migrate"]) in (0, None)
+    assert os.environ.get("HEX_DB_THREADS") == expected
