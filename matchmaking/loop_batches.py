@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,8 +23,6 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from matchmaking import move_store, services
 from matchmaking.db_calls import run_in_db
 from matchmaking.outbox import Outbox
-
-log = logging.getLogger(__name__)
 
 
 class LoopConnections:

@@ -185,10 +185,13 @@ def _prepare(raw: Any) -> None:
     """Prepare the move statements on the raw connection ``raw``, once."""
     if raw in _prepared_on:
         return
-    statements = [f"PREPARE hex_{name} AS {_numbered(_sql(name))}" for name in _PREPARED]
     with raw.cursor() as cursor:
-        cursor.execute("; ".join(statements))
+        cursor.execute(_prepare_statements())
     _prepared_on[raw] = True
+
+
+def _prepare_statements() -> str:
+    return "; ".join(f"PREPARE hex_{name} AS {_numbered(_sql(name))}" for name in _PREPARED)
 
 
 def forget_prepared(raw: Any) -> None:
@@ -315,8 +318,7 @@ async def begin_batch_on_loop(raw: psycopg.AsyncConnection[Any], slot_ids: list[
     within ``batch_open``, then ``commit_batch_on_loop``; on any failure
     the caller rolls back or drops the connection."""
     if raw not in _prepared_on:
-        statements = [f"PREPARE hex_{name} AS {_numbered(_sql(name))}" for name in _PREPARED]
-        await raw.execute("; ".join(statements))
+        await raw.execute(_prepare_statements())
         _prepared_on[raw] = True
     batch = PostgresBatch(raw, on_loop=True)
     ids = [_id_array(slot_ids)]
