@@ -7,6 +7,7 @@ django-environ parses types and database URLs so we don't hand-roll it.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -106,6 +107,33 @@ if not 0 <= HEX_SQLITE_CHECKPOINT_INTERVAL <= 60:
     raise ImproperlyConfigured("HEX_SQLITE_CHECKPOINT_INTERVAL must be between 0 and 60 seconds")
 WAL_AUTOCHECKPOINT_PAGES = 4000 if HEX_SQLITE_CHECKPOINT_INTERVAL else 1000
 
+# PostgreSQL: seconds a connection may go without an answer from the network
+# before it counts as broken; 0 leaves it to the operating system. A
+# PostgreSQL that vanishes without resetting its connections (a partition, a
+# host that froze) would otherwise hold every move of a worker until TCP gives
+# up, many minutes later (tests/services/test_faults.py).
+HEX_DB_NETWORK_TIMEOUT = env.float("HEX_DB_NETWORK_TIMEOUT", default=10.0)
+if not (HEX_DB_NETWORK_TIMEOUT == 0 or 1 <= HEX_DB_NETWORK_TIMEOUT <= 3600):
+    raise ImproperlyConfigured("HEX_DB_NETWORK_TIMEOUT must be 0 or between 1 and 3600 seconds")
+
+
+def postgres_network_options(timeout: float) -> dict[str, int]:
+    """libpq connection options that give up on an unresponsive network after
+    about ``timeout`` seconds: unacknowledged data (``tcp_user_timeout``), a
+    connection that waits for an answer that never comes (keepalive probes
+    from half the timeout on) and a connection attempt (``connect_timeout``,
+    whose least effective value is 2)."""
+    if not timeout:
+        return {}
+    return {
+        "connect_timeout": max(2, math.ceil(timeout)),
+        "tcp_user_timeout": round(timeout * 1000),
+        "keepalives": 1,
+        "keepalives_idle": max(1, math.ceil(timeout / 2)),
+        "keepalives_interval": max(1, math.ceil(timeout / 6)),
+        "keepalives_count": 3,
+    }
+
 
 def database_from_url(url: str) -> dict:
     """Django database settings from a URL.
@@ -125,6 +153,9 @@ def database_from_url(url: str) -> dict:
     # fails one call (a protocol error for that client) and Django replaces it
     # before the next.
     config["CONN_HEALTH_CHECKS"] = env.bool("HEX_DB_HEALTH_CHECKS", default=False)
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        # Options in the URL's query string win.
+        config["OPTIONS"] = {**postgres_network_options(HEX_DB_NETWORK_TIMEOUT), **config.get("OPTIONS", {})}
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # Serialise writers up front instead of failing with "database is locked"
         # when two transactions upgrade their read locks at once.

@@ -1,7 +1,8 @@
 """Faults survived, against real processes on PostgreSQL + Redis: a worker
 killed mid-series, Redis restarted mid-game, PostgreSQL unreachable for a
-few seconds. After each, play resumes and the database holds a consistent
-history with every move the players saw accepted, exactly once, in order."""
+few seconds (its connections reset, or its packets silently dropped). After
+each, play resumes and the database holds a consistent history with every
+move the players saw accepted, exactly once, in order."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
+from tests.support import network_partition
 from tests.support.arena_db import check_history, is_subsequence, stored_moves
 from tests.support.bots import Bot
 from tests.support.live import http_json
+from tests.support.network_partition import PartitionedPath
 from tests.support.redis_server import PrivateRedis
 from tests.support.tcp_proxy import CuttableProxy
 
@@ -303,6 +306,74 @@ async def finish_game(red: Player, blue: Player, played: list, next_mover: Playe
             await asyncio.gather(red.next("series_over"), blue.next("series_over"))
             return
         mover = blue if mover is red else red
+
+
+@pytest.fixture
+def partitioned_path() -> Iterator[PartitionedPath]:
+    """A path to PostgreSQL that the test can partition (``network_partition``)."""
+    reason = network_partition.available()
+    if reason is not None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}; CI=true requires it")
+        pytest.skip(f"{reason}; set CI=true to make this a failure")
+    path = PartitionedPath("127.0.0.1", 5432).start()
+    yield path
+    path.close()
+
+
+def test_postgres_silently_partitioned_gives_errors_not_a_hang_then_play_resumes(
+    live_server_factory, production_env, partitioned_path
+):
+    """Packets to PostgreSQL vanish mid-game: no reset, no refusal, as in a
+    network partition. With the operating system's TCP timeouts the worker
+    would wait on its open connections for many minutes; with
+    ``HEX_DB_NETWORK_TIMEOUT`` (2 s here) the move and a new seat get the
+    protocol's ``error`` well inside each message's 30 s wait, nothing is
+    half-written, and when the path heals the same move is accepted."""
+    direct_url = production_env["HEX_DATABASE_URL"]
+    host, port = partitioned_path.address
+    via_path = direct_url.replace("127.0.0.1:5432", f"{host}:{port}")
+    server = live_server_factory(env={**production_env, "HEX_DATABASE_URL": via_path, "HEX_RECONNECT_TIMEOUT": "60",
+                                      "HEX_DB_NETWORK_TIMEOUT": "2"})
+    matchmake = f"{server.ws_url}/ws/matchmake?board_size=7&series_length=1"
+
+    async def scenario() -> tuple[Player, Player]:
+        red = await Player.open(matchmake + "&model_name=red_part")
+        await red.next("waiting_for_opponent")
+        blue = await Player.open(matchmake + "&model_name=blue_part")
+        await asyncio.gather(red.next("game_start"), blue.next("game_start"))
+        opening = [(red, 0, 0), (blue, 6, 0), (red, 0, 1), (blue, 6, 1)]
+        for mover, q, r in opening:
+            await mover.move(q, r)
+            await asyncio.gather(red.next("move"), blue.next("move"))
+        assert partitioned_path.proxy.connections > 0  # the server's connections do take this path
+
+        partitioned_path.partition()
+        await red.move(3, 3)
+        assert await red.next("error", "move") == BUSY
+        newcomer = await Player.open(matchmake + "&model_name=late_part")
+        assert await newcomer.next("error", "joined") == BUSY
+        await newcomer.ws.wait_closed()
+        partitioned_path.heal()
+
+        for _ in range(100):
+            await red.move(3, 3)
+            if (await red.next("error", "move"))["type"] == "move":
+                break
+            await asyncio.sleep(0.1)
+        assert (await blue.next("move"))["payload"] == {"player": -1, "q": 3, "r": 3, "next_turn": 1}
+        await finish_game(red, blue, opening + [(red, 3, 3)], next_mover=blue)
+        return red, blue
+
+    red, blue = asyncio.run(asyncio.wait_for(scenario(), timeout=150))
+    with connect_db(direct_url) as db:
+        assert check_history(db) == []
+        moves = stored_moves(db)
+        assert db.execute("SELECT status FROM games_series").fetchall() == [("completed",)]
+        assert db.execute("SELECT count(*) FROM matchmaking_seat WHERE model_name = 'late_part'").fetchone() == (0,)
+    assert moves == red.moves() == blue.moves()
+    assert moves.count((1, -1, 3, 3)) == 1
+    assert "move_rejected" not in [m["type"] for m in red.received + blue.received]
 
 
 def test_a_player_leaving_while_postgres_is_unreachable_is_recorded_when_it_returns(

@@ -19,9 +19,13 @@ from tests.support.live import free_port
 
 
 class CuttableProxy:
-    def __init__(self, target_host: str, target_port: int, port: int | None = None) -> None:
+    def __init__(self, target_host: str, target_port: int, port: int | None = None,
+                 listen_socket: socket.socket | None = None) -> None:
+        """Listens on 127.0.0.1:``port`` (a free one by default), or on
+        ``listen_socket``, which a ``cut()`` closes for good."""
         self.target = (target_host, target_port)
-        self.port = port or free_port()
+        self.listen_socket = listen_socket
+        self.port = listen_socket.getsockname()[1] if listen_socket is not None else port or free_port()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name=f"proxy-{self.port}", daemon=True)
         self.server: asyncio.AbstractServer | None = None
@@ -46,11 +50,22 @@ class CuttableProxy:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._run(self._cut())
+            # Relays whose far end went silent (a partition) would never end by themselves.
+            self._run(self._cancel_relays())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
 
+    async def _cancel_relays(self) -> None:
+        relays = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in relays:
+            task.cancel()
+        await asyncio.gather(*relays, return_exceptions=True)
+
     async def _listen(self) -> None:
-        self.server = await asyncio.start_server(self._relay, "127.0.0.1", self.port, reuse_address=True)
+        if self.listen_socket is not None:
+            self.server = await asyncio.start_server(self._relay, sock=self.listen_socket)
+        else:
+            self.server = await asyncio.start_server(self._relay, "127.0.0.1", self.port, reuse_address=True)
 
     async def _cut(self) -> None:
         if self.server is not None:

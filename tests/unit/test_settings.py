@@ -33,6 +33,40 @@ def test_every_postgres_url_form_reaches_postgresql(url):
     assert config["CONN_HEALTH_CHECKS"] is False
 
 
+def test_postgres_connections_give_up_on_a_silent_network_after_the_timeout():
+    options = database_from_url("postgresql://hex@db.example/arena")["OPTIONS"]
+    # The default 10 s: unacknowledged data, an answer that never comes, a connection attempt.
+    assert options == {"connect_timeout": 10, "tcp_user_timeout": 10000, "keepalives": 1,
+                       "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}
+
+
+def test_libpq_options_in_the_database_url_win_over_the_network_timeout():
+    options = database_from_url("postgres://hex@db.example/arena?tcp_user_timeout=30000&sslmode=require")["OPTIONS"]
+    assert options["tcp_user_timeout"] == 30000 and options["sslmode"] == "require"
+    assert options["keepalives_idle"] == 5
+
+
+@pytest.mark.parametrize(("timeout", "expected"), [
+    ("0", {}),
+    ("1", {"connect_timeout": 2, "tcp_user_timeout": 1000, "keepalives": 1, "keepalives_idle": 1,
+           "keepalives_interval": 1, "keepalives_count": 3}),
+    ("60", {"connect_timeout": 60, "tcp_user_timeout": 60000, "keepalives": 1, "keepalives_idle": 30,
+            "keepalives_interval": 10, "keepalives_count": 3}),
+])
+def test_the_network_timeout_is_configurable_and_zero_leaves_it_to_the_system(timeout, expected):
+    env = {"HEX_DATABASE_URL": "postgresql://hex@db.example/arena", "HEX_DB_NETWORK_TIMEOUT": timeout}
+    result = print_settings("s.DATABASES['default']['OPTIONS']", env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == expected
+
+
+@pytest.mark.parametrize("timeout", ["-1", "0.5", "3601", "soon"])
+def test_a_network_timeout_out_of_range_is_refused(timeout):
+    result = print_settings("s.DATABASES", {"HEX_DATABASE_URL": "postgresql://hex@db.example/arena",
+                                            "HEX_DB_NETWORK_TIMEOUT": timeout})
+    assert result.returncode != 0 and "HEX_DB_NETWORK_TIMEOUT" in result.stderr
+
+
 def test_sqlite_url_gives_a_file_database_that_serialises_writers(tmp_path):
     config = database_from_url(f"sqlite:///{tmp_path / 'x.sqlite3'}")
     assert config["ENGINE"] == "django.db.backends.sqlite3"
