@@ -254,6 +254,8 @@ class LeanConsumerMixin:
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
         self.channel_name = await self.channel_layer.new_channel()
         self._turn = asyncio.Lock()
+        self._receive = receive
+        self._read_ahead: deque[dict[str, Any]] = deque()  # see ``until_gone``
         self.layer_faulted = False
         self._layer_backlog: deque[dict[str, Any]] = deque()
         self._backlog_drainer: asyncio.Task[None] | None = None
@@ -267,7 +269,7 @@ class LeanConsumerMixin:
             layer_reader = loop.create_task(self._read_layer())
         try:
             while True:
-                message = await receive()
+                message = self._read_ahead.popleft() if self._read_ahead else await receive()
                 await self._handle(message)
         except StopConsumer:
             pass
@@ -296,7 +298,21 @@ class LeanConsumerMixin:
         collector, whose collections of a few thousand closed connections
         stalled the loop for 15-50 ms (``bench/load.py``, 200 games)."""
         self.base_send = _gone
+        self._receive = None
         self.outgoing.release()
+
+    async def until_gone(self) -> None:
+        """Return once the client has closed the connection; never, if it sends
+        a message first (it is still there).
+
+        For a handler that waits long inside the loop's turn, which therefore
+        reads nothing meanwhile (a held matchmaker): this reads one message
+        ahead of the loop, which handles it next. Cancelling it loses nothing.
+        """
+        if not self._read_ahead:
+            self._read_ahead.append(await self._receive())
+        if self._read_ahead[0]["type"] != "websocket.disconnect":
+            await asyncio.Event().wait()
 
     async def _queue_message(self, message: dict[str, Any]) -> None:
         # ``send``, ``accept`` and ``close`` of the consumer end here.

@@ -217,6 +217,8 @@ class SeatConsumer(GuardedReceiveMixin, LeanConsumerMixin, AsyncWebsocketConsume
                 await deliver(exc.outbox)
             await self.refuse(exc.message, exc.close_code or proto.CLOSE_POLICY)
             return
+        except local_pairing.ClientGoneError:  # closed while held back: the loop reads its disconnect next
+            return
         except Exception:
             log.exception("seating failed")
             await self.refuse(proto.ERR_SERVER_BUSY, 1011)
@@ -329,7 +331,7 @@ class MatchmakeConsumer(SeatConsumer):
         token = bot_token(self.scope, query)
         if token != request.bot_token:
             request = dataclasses.replace(request, bot_token=token)
-        return await local_pairing.matchmake(request, client_ip(self.scope), self.channel_name)
+        return await local_pairing.matchmake(request, client_ip(self.scope), self.channel_name, self.until_gone)
 
 
 class JoinSlotConsumer(SeatConsumer):

@@ -19,15 +19,16 @@ transaction seats the first in a new slot and the second beside it.
 Otherwise the held one pairs with the remote waiter when the time is up. The
 client only sees its ``joined`` come that much later; the remote waiter
 waits at most that long for the opponent it would have had; and on one
-worker nothing is ever held.
+worker nothing is ever held. A held newcomer whose client closes the
+connection is forgotten at once (``ClientGoneError``): nobody is paired with it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -47,6 +48,7 @@ class _Held:
 
     newcomer: services.Newcomer
     partner_came: asyncio.Event = field(default_factory=asyncio.Event)
+    gone: bool = False  # its client closed the connection during the hold
     seated: asyncio.Future[Outbox] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -56,13 +58,21 @@ _held: dict[tuple[object, ...], list[_Held]] = {}
 _arrivals: deque[float] = deque()
 
 
+class ClientGoneError(Exception):
+    """The client of a held newcomer closed its connection: it was not seated."""
+
+
 def _options(request: proto.MatchRequest) -> tuple[object, ...]:
     """What two requests must share to pair (``row_sql.waiting_slot``'s options)."""
     return request.board_size, request.series_length, request.swap, request.time_control
 
 
-async def matchmake(request: proto.MatchRequest, client_ip: str | None, channel: str) -> Outbox:
-    """``services.matchmake`` for a /ws/matchmake connection of this process."""
+async def matchmake(request: proto.MatchRequest, client_ip: str | None, channel: str,
+                    until_gone: Callable[[], Awaitable[None]] | None = None) -> Outbox:
+    """``services.matchmake`` for a /ws/matchmake connection of this process.
+
+    ``until_gone`` returns when the client has closed its connection; during
+    a hold, that ends the hold with ``ClientGoneError``, nothing seated."""
     hold = settings.HEX_MATCHMAKING_LOCAL_WAIT
     if not hold or not runtime.other_workers_alive():
         return await run_in_db(services.matchmake, request, client_ip, channel, runtime.PROCESS_ID)
@@ -85,13 +95,30 @@ async def matchmake(request: proto.MatchRequest, client_ip: str | None, channel:
     held = _Held(newcomer)
     _held.setdefault(key, []).append(held)
     try:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(held.partner_came.wait(), outbox.held_for)
+        await _hold(held, outbox.held_for, until_gone)
     finally:
         _forget(key, held)
-    if held.partner_came.is_set():
+    if held.partner_came.is_set():  # a partner took it, even if its client has just gone
         return await held.seated
+    if held.gone:
+        raise ClientGoneError
     return await run_in_db(services.matchmake, request, client_ip, channel, runtime.PROCESS_ID, here_first)
+
+
+async def _hold(held: _Held, seconds: float, until_gone: Callable[[], Awaitable[None]] | None) -> None:
+    """Wait until a partner comes for ``held``, its client goes, or ``seconds`` pass."""
+    loop = asyncio.get_running_loop()
+    partner = loop.create_task(held.partner_came.wait())
+    gone = loop.create_task(until_gone()) if until_gone is not None else None
+    waits = [task for task in (partner, gone) if task is not None]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        # Before any other await: from now on no partner takes it (``_take_held``).
+        held.gone = gone is not None and gone.done() and not gone.cancelled() and gone.exception() is None
+    finally:
+        for task in waits:
+            task.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
 
 
 async def _join_held(key: tuple[object, ...], newcomer: services.Newcomer) -> Outbox | None:
@@ -132,12 +159,13 @@ def _partner_likely(hold: float) -> bool:
 def _take_held(key: tuple[object, ...]) -> _Held | None:
     """The newcomer held longest with these options, no longer held."""
     waiting = _held.get(key)
-    if not waiting:
-        return None
-    held = waiting.pop(0)
-    if not waiting:
-        del _held[key]
-    return held
+    while waiting:
+        held = waiting.pop(0)
+        if not waiting:
+            del _held[key]
+        if not held.gone:
+            return held
+    return None
 
 
 def _forget(key: tuple[object, ...], held: _Held) -> None:

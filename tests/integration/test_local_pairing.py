@@ -149,6 +149,53 @@ def test_two_newcomers_here_play_each_other_while_a_waiter_elsewhere_keeps_waiti
     assert Seat.objects.get(slot_id=1).channel_name == "remote"
 
 
+def test_a_held_newcomer_whose_client_leaves_is_forgotten_and_nobody_plays_it(settings):
+    """Its client closes during the hold: the next newcomer is held in turn
+    instead of being paired with a connection that has gone, and neither the
+    gone one nor the waiter elsewhere is seated."""
+    settings.HEX_MATCHMAKING_LOCAL_WAIT = 30.0  # far longer than the test: only a partner ends a hold
+
+    async def scenario():
+        await _remote_waiter()
+        leaver = await WS(matchmake_path(7, 1)).connect()
+        await _until_held(1)
+        await leaver.close()
+        await _until_held(0)
+        assert await leaver.comm.receive_nothing(0.1)  # no joined, no error: it had gone
+        second = await WS(matchmake_path(7, 1)).connect()
+        await _until_held(1)
+        await second.silent()  # held, not joined to the leaver's ghost
+        third = await matchmake(7, 1)
+        assert third.joined["player"] == BLUE
+        second.joined = await second.expect("joined")
+        assert second.joined["slot_id"] == third.joined["slot_id"] == 2
+        await second.close()
+        await third.close()
+
+    run(scenario())
+    assert Slot.objects.get(id=1).state == Slot.State.WAITING
+    assert Seat.objects.get(slot_id=1).channel_name == "remote"
+    assert Seat.objects.filter(slot_id=2).count() == 2
+
+
+def test_a_message_a_held_newcomer_sends_is_answered_once_it_is_seated(settings):
+    settings.HEX_MATCHMAKING_LOCAL_WAIT = 30.0
+
+    async def scenario():
+        await _remote_waiter()
+        early = await WS(matchmake_path(7, 1)).connect()
+        await _until_held(1)
+        await early.send("ping")  # read ahead during the hold, handled after the seat is taken
+        await early.silent()
+        partner = await matchmake(7, 1)
+        assert [(await early.recv())["type"] for _ in range(4)] == ["joined", "waiting_for_opponent", "game_start",
+                                                                    "pong"]
+        await early.close()
+        await partner.close()
+
+    run(scenario())
+
+
 def test_a_newcomer_with_no_partner_here_joins_the_waiter_elsewhere_when_the_hold_ends(settings):
     settings.HEX_MATCHMAKING_LOCAL_WAIT = 1.0  # one newcomer a second makes a partner likely enough
 
