@@ -4,11 +4,15 @@ channels-redis for several server processes."""
 from __future__ import annotations
 
 import functools
+import socket
+import struct
 import time
+from typing import Any
 
 from channels.layers import InMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer
 from redis.asyncio import BlockingConnectionPool, ConnectionPool
+from redis.asyncio.connection import Connection, SSLConnection
 from redis.driver_info import DriverInfo
 
 
@@ -62,7 +66,43 @@ class ArenaRedisChannelLayer(RedisChannelLayer):
         host.setdefault("max_connections", 100)
         host.setdefault("driver_info", _driver_info())
         host["timeout"] = host.pop("pool_timeout", 10)  # BlockingConnectionPool's wait for a connection
-        return BlockingConnectionPool.from_url(address, **host)
+        pool = BlockingConnectionPool.from_url(address, **host)
+        pool.connection_class = _ABORTING.get(pool.connection_class, pool.connection_class)
+        return pool
+
+
+class _AbortOnClose:
+    """A Redis connection whose socket, when closed, is reset at once.
+
+    redis-py closes a connection whose command timed out. A graceful close
+    leaves the command in the kernel, which goes on retransmitting it; if the
+    network comes back (a partition that healed), Redis runs it late, on a
+    connection nobody reads any more. Seen under a partition of the path to
+    Redis: a receiver's blocking pop, closed after its timeout, took the
+    messages another worker sent once the path healed, so a player who had
+    reconnected meanwhile never heard of its opponent's move
+    (tests/services/test_faults.py). With SO_LINGER 0 the kernel drops
+    what it still holds and sends a reset instead.
+    """
+
+    _writer: Any
+
+    async def _connect(self) -> None:
+        await super()._connect()  # type: ignore[misc]
+        sock = self._writer.transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+class _AbortingConnection(_AbortOnClose, Connection):
+    pass
+
+
+class _AbortingSSLConnection(_AbortOnClose, SSLConnection):
+    pass
+
+
+_ABORTING = {Connection: _AbortingConnection, SSLConnection: _AbortingSSLConnection}
 
 
 @functools.cache

@@ -43,6 +43,14 @@ log = logging.getLogger(__name__)
 BATCH = "hex.batch"
 # How long the receiver waits before trying Redis again after a failure.
 RETRY_SECONDS = 0.5
+# How long a batch for another process is tried again while Redis cannot
+# take it: longer than the addressee's own receiver takes to notice a Redis
+# gone silent (BZPOPMIN's 5 s, then the layer's 10 s socket timeout), after
+# which that receiver ends the connections it serves and they resume with a
+# snapshot. A shorter outage must not lose a batch: a connection that came
+# back during it may never hear of a fault, and would wait forever for the
+# move or reconnection its opponent's worker could not send.
+SEND_RETRY_SECONDS = 30.0
 
 _receivers: dict[int, asyncio.Task[None]] = {}  # by id() of the layer
 _queues: dict[str, deque[tuple[str, dict[str, Any]]]] = {}  # by destination process prefix
@@ -147,11 +155,12 @@ async def _send_queued(layer: Any, destination: str, queue: deque[tuple[str, dic
     while queue:
         events = list(queue)
         queue.clear()
-        await send_twice(layer, destination + "batch", {"type": BATCH, "events": events})
+        # The events queued meanwhile wait behind it, in order.
+        await send_retrying(layer, destination + "batch", {"type": BATCH, "events": events}, SEND_RETRY_SECONDS)
 
 
 async def send_twice(layer: Any, channel: str, message: dict[str, Any]) -> None:
-    """Send through the channel layer, trying a second time once.
+    """Send through the channel layer, trying a second time once, at once.
 
     The work is committed; only the wire can fail. Right after a Redis
     restart the first send may pick a pooled connection the old server
@@ -159,14 +168,32 @@ async def send_twice(layer: Any, channel: str, message: dict[str, Any]) -> None:
     so a second try goes through. Without it the addressee, whose own layer
     connection was fine, never heard of the move and the game stalled.
     """
-    for attempt in (1, 2):
+    await send_retrying(layer, channel, message, 0.0)
+
+
+async def send_retrying(layer: Any, channel: str, message: dict[str, Any], seconds: float) -> bool:
+    """Send through the channel layer; if that fails, try again at once,
+    then with growing pauses until ``seconds`` have passed. True once sent."""
+    loop = asyncio.get_running_loop()
+    give_up_at = loop.time() + seconds
+    pause, attempt = 0.0, 1
+    while True:
         try:
             await (_post(layer, channel, message) if handles(layer) else layer.send(channel, message))
-            return
         except Exception as exc:
-            if attempt == 2:
+            if attempt >= 2 and loop.time() + pause > give_up_at:
                 log.warning("channel layer send failed (%s: %s); the addressee resumes by reconnecting",
                             type(exc).__name__, exc)
+                return False
+            if attempt == 2:
+                log.warning("channel layer send failed (%s: %s); trying again for up to %.0f s",
+                            type(exc).__name__, exc, seconds)
+        else:
+            if attempt > 2:
+                log.warning("channel layer send went through at attempt %d", attempt)
+            return True
+        await asyncio.sleep(pause)
+        pause, attempt = min(max(2 * pause, 0.05), 1.0), attempt + 1
 
 
 # What channels-redis' ``send`` does in four sequential commands: drop

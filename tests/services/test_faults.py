@@ -95,6 +95,29 @@ def test_killing_one_of_two_workers_mid_series_its_player_finishes_the_series_el
     assert red.series_over == blue.series_over
 
 
+def _partitioned(port: int) -> Iterator[PartitionedPath]:
+    """A path to the service on 127.0.0.1:``port`` that the test can
+    partition (``network_partition``)."""
+    reason = network_partition.available()
+    if reason is not None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}; CI=true requires it")
+        pytest.skip(f"{reason}; set CI=true to make this a failure")
+    path = PartitionedPath("127.0.0.1", port).start()
+    yield path
+    path.close()
+
+
+@pytest.fixture
+def partitioned_postgres() -> Iterator[PartitionedPath]:
+    yield from _partitioned(5432)
+
+
+@pytest.fixture
+def partitioned_redis() -> Iterator[PartitionedPath]:
+    yield from _partitioned(6379)
+
+
 # -- 2. Redis restarted during a game -------------------------------------------------------------------
 
 
@@ -142,6 +165,47 @@ def test_redis_restart_during_a_game_clients_resume_and_finish(live_server_facto
     # resume. (A connection that touched no Redis during the outage may just
     # carry on: its client library reconnects behind the scenes.)
     assert hit, "the outage reached neither player"
+    for bot in hit:
+        assert "reconnected" in bot.types()
+    assert red.series_over == blue.series_over
+    assert_consistent(env["HEX_DATABASE_URL"], red, blue)
+    for server in (one, two):
+        assert "Exception inside application" not in server.log()
+
+
+def test_redis_silently_partitioned_mid_game_clients_resume_and_finish(live_server_factory, production_env,
+                                                                       partitioned_redis, tmp_path):
+    """Packets to Redis vanish, with red and blue on different workers, so
+    their moves need Redis. The layer's calls time out (its sockets' 10 s)
+    instead of hanging, the connections that lost it get ``error`` + 1011,
+    and once the path heals both bots resume from the database and finish
+    the series."""
+    host, port = partitioned_redis.address
+    env = {**production_env, "HEX_REDIS_URL": f"redis://{host}:{port}/0", "HEX_RECONNECT_TIMEOUT": "60"}
+    one = live_server_factory(env=env, workdir=tmp_path)
+    two = live_server_factory(env=env, workdir=tmp_path)
+
+    async def scenario() -> tuple[Bot, Bot]:
+        red = Bot(one.ws_url, series_length=3, seed=41, model_name="red_quiet", move_delay=0.02)
+        blue = Bot(two.ws_url, series_length=3, seed=42, model_name="blue_quiet", move_delay=0.02)
+        red_task = asyncio.create_task(play_through_faults(red))
+        await asyncio.sleep(0.3)
+        blue_task = asyncio.create_task(play_through_faults(blue))
+        while len(red.accepted_moves) < 6:
+            await asyncio.sleep(0.02)
+        partitioned_redis.partition()
+        # Until the fault is announced (the layer's reads time out after 10 s): not a hang.
+        for _ in range(300):
+            if any(BUSY in bot.received for bot in (red, blue)):
+                break
+            await asyncio.sleep(0.1)
+        partitioned_redis.heal()
+        await asyncio.wait_for(asyncio.gather(red_task, blue_task), timeout=90)
+        return red, blue
+
+    red, blue = asyncio.run(scenario())
+    hit = [bot for bot in (red, blue) if BUSY in bot.received]
+    assert hit, "the partition reached neither player within 30 s"
     for bot in hit:
         assert "reconnected" in bot.types()
     assert red.series_over == blue.series_over
@@ -308,21 +372,10 @@ async def finish_game(red: Player, blue: Player, played: list, next_mover: Playe
         mover = blue if mover is red else red
 
 
-@pytest.fixture
-def partitioned_path() -> Iterator[PartitionedPath]:
-    """A path to PostgreSQL that the test can partition (``network_partition``)."""
-    reason = network_partition.available()
-    if reason is not None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; CI=true requires it")
-        pytest.skip(f"{reason}; set CI=true to make this a failure")
-    path = PartitionedPath("127.0.0.1", 5432).start()
-    yield path
-    path.close()
 
 
 def test_postgres_silently_partitioned_gives_errors_not_a_hang_then_play_resumes(
-    live_server_factory, production_env, partitioned_path
+    live_server_factory, production_env, partitioned_postgres
 ):
     """Packets to PostgreSQL vanish mid-game: no reset, no refusal, as in a
     network partition. With the operating system's TCP timeouts the worker
@@ -331,7 +384,7 @@ def test_postgres_silently_partitioned_gives_errors_not_a_hang_then_play_resumes
     protocol's ``error`` well inside each message's 30 s wait, nothing is
     half-written, and when the path heals the same move is accepted."""
     direct_url = production_env["HEX_DATABASE_URL"]
-    host, port = partitioned_path.address
+    host, port = partitioned_postgres.address
     via_path = direct_url.replace("127.0.0.1:5432", f"{host}:{port}")
     server = live_server_factory(env={**production_env, "HEX_DATABASE_URL": via_path, "HEX_RECONNECT_TIMEOUT": "60",
                                       "HEX_DB_NETWORK_TIMEOUT": "2"})
@@ -346,15 +399,15 @@ def test_postgres_silently_partitioned_gives_errors_not_a_hang_then_play_resumes
         for mover, q, r in opening:
             await mover.move(q, r)
             await asyncio.gather(red.next("move"), blue.next("move"))
-        assert partitioned_path.proxy.connections > 0  # the server's connections do take this path
+        assert partitioned_postgres.proxy.connections > 0  # the server's connections do take this path
 
-        partitioned_path.partition()
+        partitioned_postgres.partition()
         await red.move(3, 3)
         assert await red.next("error", "move") == BUSY
         newcomer = await Player.open(matchmake + "&model_name=late_part")
         assert await newcomer.next("error", "joined") == BUSY
         await newcomer.ws.wait_closed()
-        partitioned_path.heal()
+        partitioned_postgres.heal()
 
         for _ in range(100):
             await red.move(3, 3)

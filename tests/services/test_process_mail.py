@@ -4,6 +4,8 @@ event reaches its connection, in order, and several travel per Redis message."""
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 import time
 import uuid
 
@@ -122,6 +124,83 @@ def test_a_message_that_cannot_be_decoded_is_skipped_and_the_rest_arrive(redis_u
         await sender.flush()
 
     asyncio.run(scenario())
+
+
+def _cut_off(monkeypatch) -> dict[str, bool]:
+    """Make every send fail (as with Redis out of reach) while ``state["down"]``."""
+    state = {"down": True}
+    real_post = process_mail._post
+
+    async def post(layer, channel, message):
+        if state["down"]:
+            raise ConnectionError("Error 22 connecting to redis. Invalid argument.")
+        await real_post(layer, channel, message)
+
+    monkeypatch.setattr(process_mail, "_post", post)
+    return state
+
+
+def test_events_sent_while_redis_is_out_of_reach_arrive_in_order_when_it_returns(redis_url, monkeypatch):
+    """A connection that came back during an outage its own worker never
+    noticed would otherwise wait forever for what its opponent's worker
+    could not send (a move, ``opponent_reconnected``)."""
+    async def scenario() -> list[int]:
+        sender, receiver = two_processes(redis_url)
+        channel = await receiver.new_channel()
+        heard: list[int] = []
+        process_mail.ensure_receiving(receiver, lambda to, message: heard.append(message["n"]), lambda exc: None)
+        state = _cut_off(monkeypatch)
+        for n in range(5):
+            process_mail.send(sender, channel, {"type": "hex.deliver", "n": n})
+            await asyncio.sleep(0.1)
+        state["down"] = False
+        for n in range(5, 10):
+            process_mail.send(sender, channel, {"type": "hex.deliver", "n": n})
+        await eventually(lambda: len(heard) >= 10)
+        await asyncio.sleep(0.2)  # nothing more, nothing twice
+        await sender.flush()
+        return heard
+
+    assert asyncio.run(scenario()) == list(range(10))
+
+
+def test_events_are_given_up_after_the_retry_time_and_later_ones_still_arrive(redis_url, monkeypatch):
+    monkeypatch.setattr(process_mail, "SEND_RETRY_SECONDS", 0.3)
+
+    async def scenario() -> list[int]:
+        sender, receiver = two_processes(redis_url)
+        channel = await receiver.new_channel()
+        heard: list[int] = []
+        process_mail.ensure_receiving(receiver, lambda to, message: heard.append(message["n"]), lambda exc: None)
+        state = _cut_off(monkeypatch)
+        process_mail.send(sender, channel, {"type": "hex.deliver", "n": 0})
+        await asyncio.sleep(1.0)  # past the retry time: that batch is given up (the addressee resynchronises)
+        state["down"] = False
+        process_mail.send(sender, channel, {"type": "hex.deliver", "n": 1})
+        await eventually(lambda: heard)
+        await asyncio.sleep(0.2)
+        await sender.flush()
+        return heard
+
+    assert asyncio.run(scenario()) == [1]
+
+
+def test_the_layers_redis_sockets_are_reset_when_closed_so_no_command_runs_late(redis_url):
+    """A timed-out command closed gracefully stays in the kernel and reaches
+    Redis when a partition heals (``layers._AbortOnClose``)."""
+    async def scenario() -> tuple[int, int]:
+        layer, _ = two_processes(redis_url)
+        redis = layer.connection(0)
+        await redis.ping()
+        connection = await redis.connection_pool.get_connection()
+        try:
+            sock = connection._writer.transport.get_extra_info("socket")
+            return struct.unpack("ii", sock.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8))
+        finally:
+            await redis.connection_pool.release(connection)
+            await layer.flush()
+
+    assert asyncio.run(scenario()) == (1, 0)
 
 
 def test_a_batch_is_written_in_one_round_trip_as_channels_redis_would_write_it(redis_url):

@@ -86,6 +86,10 @@ class CuttableProxy:
         self.transports.update(pair)
         try:
             await asyncio.gather(_pipe(client_reader, target_writer), _pipe(target_reader, client_writer))
+        except asyncio.CancelledError:
+            # Ended by ``close``. Not re-raised: Python 3.11's stream server
+            # logs an error for every cancelled client task.
+            pass
         finally:
             for transport in pair:
                 self.transports.discard(transport)
