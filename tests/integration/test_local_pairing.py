@@ -117,6 +117,14 @@ async def _remote_waiter() -> None:
     await database_sync_to_async(seat)(ELSEWHERE, "remote")
 
 
+async def _held_newcomer() -> WS:
+    """A /ws/matchmake newcomer (board 7, best of 1), once this process holds it back."""
+    held = local_pairing.held_count()
+    newcomer = await WS(matchmake_path(7, 1)).connect()
+    await _until_held(held + 1)
+    return newcomer
+
+
 async def _until_held(count: int) -> None:
     for _ in range(500):
         if local_pairing.held_count() == count:
@@ -130,8 +138,7 @@ def test_two_newcomers_here_play_each_other_while_a_waiter_elsewhere_keeps_waiti
 
     async def scenario():
         await _remote_waiter()
-        first = await WS(matchmake_path(7, 1)).connect()
-        await _until_held(1)
+        first = await _held_newcomer()
         await first.silent()
         second = await matchmake(7, 1)
         first.joined = await first.expect("joined")
@@ -157,13 +164,11 @@ def test_a_held_newcomer_whose_client_leaves_is_forgotten_and_nobody_plays_it(se
 
     async def scenario():
         await _remote_waiter()
-        leaver = await WS(matchmake_path(7, 1)).connect()
-        await _until_held(1)
+        leaver = await _held_newcomer()
         await leaver.close()
         await _until_held(0)
         assert await leaver.comm.receive_nothing(0.1)  # no joined, no error: it had gone
-        second = await WS(matchmake_path(7, 1)).connect()
-        await _until_held(1)
+        second = await _held_newcomer()
         await second.silent()  # held, not joined to the leaver's ghost
         third = await matchmake(7, 1)
         assert third.joined["player"] == BLUE
@@ -183,8 +188,7 @@ def test_a_message_a_held_newcomer_sends_is_answered_once_it_is_seated(settings)
 
     async def scenario():
         await _remote_waiter()
-        early = await WS(matchmake_path(7, 1)).connect()
-        await _until_held(1)
+        early = await _held_newcomer()
         await early.send("ping")  # read ahead during the hold, handled after the seat is taken
         await early.silent()
         partner = await matchmake(7, 1)

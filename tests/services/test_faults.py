@@ -26,6 +26,8 @@ from tests.support.tcp_proxy import CuttableProxy
 
 pytestmark = [pytest.mark.services, pytest.mark.e2e]
 
+BUSY = {"type": "error", "payload": {"message": "Server is busy; try again"}}
+
 
 def connect_db(database_url: str) -> psycopg.Connection:
     return psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
@@ -141,36 +143,13 @@ def test_redis_restart_during_a_game_clients_resume_and_finish(live_server_facto
     and closes with 1011 instead of hanging, the seats wait for their owners,
     both bots resume through /ws/reconnect from the database and finish."""
     env = {**production_env, "HEX_REDIS_URL": private_redis.url, "HEX_RECONNECT_TIMEOUT": "60"}
-    one = live_server_factory(env=env, workdir=tmp_path)
-    two = live_server_factory(env=env, workdir=tmp_path)
 
-    async def scenario() -> tuple[Bot, Bot]:
-        red = Bot(one.ws_url, series_length=3, seed=31, model_name="red_redis", move_delay=0.02)
-        blue = Bot(two.ws_url, series_length=3, seed=32, model_name="blue_redis", move_delay=0.02)
-        red_task = asyncio.create_task(play_through_faults(red))
-        await asyncio.sleep(0.3)
-        blue_task = asyncio.create_task(play_through_faults(blue))
-        while len(red.accepted_moves) < 6:
-            await asyncio.sleep(0.02)
+    async def restart(red: Bot, blue: Bot) -> None:
         private_redis.kill()
         await asyncio.sleep(1.0)
         private_redis.start()
-        await asyncio.wait_for(asyncio.gather(red_task, blue_task), timeout=90)
-        return red, blue
 
-    red, blue = asyncio.run(scenario())
-    busy = {"type": "error", "payload": {"message": "Server is busy; try again"}}
-    hit = [bot for bot in (red, blue) if busy in bot.received]
-    # The fault was announced, not swallowed: an error, a 1011 close and a
-    # resume. (A connection that touched no Redis during the outage may just
-    # carry on: its client library reconnects behind the scenes.)
-    assert hit, "the outage reached neither player"
-    for bot in hit:
-        assert "reconnected" in bot.types()
-    assert red.series_over == blue.series_over
-    assert_consistent(env["HEX_DATABASE_URL"], red, blue)
-    for server in (one, two):
-        assert "Exception inside application" not in server.log()
+    split_series_survives(live_server_factory, env, tmp_path, restart, seed=31)
 
 
 def test_redis_silently_partitioned_mid_game_clients_resume_and_finish(live_server_factory, production_env,
@@ -182,17 +161,8 @@ def test_redis_silently_partitioned_mid_game_clients_resume_and_finish(live_serv
     the series."""
     host, port = partitioned_redis.address
     env = {**production_env, "HEX_REDIS_URL": f"redis://{host}:{port}/0", "HEX_RECONNECT_TIMEOUT": "60"}
-    one = live_server_factory(env=env, workdir=tmp_path)
-    two = live_server_factory(env=env, workdir=tmp_path)
 
-    async def scenario() -> tuple[Bot, Bot]:
-        red = Bot(one.ws_url, series_length=3, seed=41, model_name="red_quiet", move_delay=0.02)
-        blue = Bot(two.ws_url, series_length=3, seed=42, model_name="blue_quiet", move_delay=0.02)
-        red_task = asyncio.create_task(play_through_faults(red))
-        await asyncio.sleep(0.3)
-        blue_task = asyncio.create_task(play_through_faults(blue))
-        while len(red.accepted_moves) < 6:
-            await asyncio.sleep(0.02)
+    async def partition(red: Bot, blue: Bot) -> None:
         partitioned_redis.partition()
         # Until the fault is announced (the layer's reads time out after 10 s): not a hang.
         for _ in range(300):
@@ -200,12 +170,34 @@ def test_redis_silently_partitioned_mid_game_clients_resume_and_finish(live_serv
                 break
             await asyncio.sleep(0.1)
         partitioned_redis.heal()
+
+    split_series_survives(live_server_factory, env, tmp_path, partition, seed=41)
+
+
+def split_series_survives(live_server_factory, env: dict[str, str], workdir, fault, seed: int) -> None:
+    """A best of 3 with red on one worker and blue on another (every move
+    crosses Redis), ``fault(red, blue)`` awaited after red's sixth move. The
+    fault must be announced, not swallowed: an ``error``, a 1011 close and a
+    resume for whoever it reached (a connection that touched no Redis during
+    it may just carry on); then the series finishes with a consistent history."""
+    one = live_server_factory(env=env, workdir=workdir)
+    two = live_server_factory(env=env, workdir=workdir)
+
+    async def scenario() -> tuple[Bot, Bot]:
+        red = Bot(one.ws_url, series_length=3, seed=seed, model_name="red_split", move_delay=0.02)
+        blue = Bot(two.ws_url, series_length=3, seed=seed + 1, model_name="blue_split", move_delay=0.02)
+        red_task = asyncio.create_task(play_through_faults(red))
+        await asyncio.sleep(0.3)
+        blue_task = asyncio.create_task(play_through_faults(blue))
+        while len(red.accepted_moves) < 6:
+            await asyncio.sleep(0.02)
+        await fault(red, blue)
         await asyncio.wait_for(asyncio.gather(red_task, blue_task), timeout=90)
         return red, blue
 
     red, blue = asyncio.run(scenario())
     hit = [bot for bot in (red, blue) if BUSY in bot.received]
-    assert hit, "the partition reached neither player within 30 s"
+    assert hit, "the fault reached neither player"
     for bot in hit:
         assert "reconnected" in bot.types()
     assert red.series_over == blue.series_over
@@ -262,9 +254,6 @@ def test_after_a_redis_restart_a_player_who_never_returns_times_out_like_any_dis
 # -- 3. PostgreSQL unreachable for a few seconds ------------------------------------------------------------
 
 
-BUSY = {"type": "error", "payload": {"message": "Server is busy; try again"}}
-
-
 class Player:
     """A scripted client that records every message it receives."""
 
@@ -305,9 +294,29 @@ def test_postgres_unreachable_for_a_few_seconds_gives_errors_then_play_resumes(
     connections reset, new ones refused. Meanwhile a move and a new seat get
     the protocol's ``error`` (no hang, no crash, no half-written move); when
     the database is back the same move is accepted and the game finishes."""
+    via_proxy = f"127.0.0.1:{postgres_proxy.port}"
+
+    async def outage() -> None:
+        postgres_proxy.cut()
+
+    async def back() -> None:
+        await asyncio.sleep(2)
+        postgres_proxy.restore()
+
+    newcomer = postgres_outage_mid_game(live_server_factory, production_env, via_proxy, {}, outage, back)
+    assert newcomer.ws.close_code == 1011
+
+
+def postgres_outage_mid_game(live_server_factory, production_env: dict[str, str], reached_at: str,
+                             env: dict[str, str], outage, back) -> Player:
+    """Four moves into a game on a server that reaches PostgreSQL at
+    ``reached_at``, ``outage()`` is awaited: then a move and a newcomer's seat
+    must each get ``error``. After ``back()`` the same move is tried until it
+    is accepted, the game is played out, and the database holds exactly what
+    both players saw, the newcomer's seat not among it. Returns the newcomer."""
     direct_url = production_env["HEX_DATABASE_URL"]
-    via_proxy = direct_url.replace("127.0.0.1:5432", f"127.0.0.1:{postgres_proxy.port}")
-    server = live_server_factory(env={**production_env, "HEX_DATABASE_URL": via_proxy, "HEX_RECONNECT_TIMEOUT": "60"})
+    server = live_server_factory(env={**production_env, "HEX_RECONNECT_TIMEOUT": "60", **env,
+                                      "HEX_DATABASE_URL": direct_url.replace("127.0.0.1:5432", reached_at)})
     matchmake = f"{server.ws_url}/ws/matchmake?board_size=7&series_length=1"
 
     async def scenario() -> tuple[Player, Player, Player]:
@@ -320,15 +329,13 @@ def test_postgres_unreachable_for_a_few_seconds_gives_errors_then_play_resumes(
             await mover.move(q, r)
             await asyncio.gather(red.next("move"), blue.next("move"))
 
-        postgres_proxy.cut()
+        await outage()
         await red.move(3, 3)
         assert await red.next("error", "move") == BUSY
         newcomer = await Player.open(matchmake + "&model_name=late")
         assert await newcomer.next("error", "joined") == BUSY
         await newcomer.ws.wait_closed()
-        assert newcomer.ws.close_code == 1011
-        await asyncio.sleep(2)
-        postgres_proxy.restore()
+        await back()
 
         # The same move again, until the server has its database back.
         for _ in range(100):
@@ -340,14 +347,16 @@ def test_postgres_unreachable_for_a_few_seconds_gives_errors_then_play_resumes(
         await finish_game(red, blue, opening + [(red, 3, 3)], next_mover=blue)
         return red, blue, newcomer
 
-    red, blue, newcomer = asyncio.run(asyncio.wait_for(scenario(), timeout=120))
+    red, blue, newcomer = asyncio.run(asyncio.wait_for(scenario(), timeout=150))
     with connect_db(direct_url) as db:
         assert check_history(db) == []
         moves = stored_moves(db)
         assert db.execute("SELECT status FROM games_series").fetchall() == [("completed",)]
+        assert db.execute("SELECT count(*) FROM matchmaking_seat WHERE model_name = 'late'").fetchone() == (0,)
     assert moves == red.moves() == blue.moves()
     assert moves.count((1, -1, 3, 3)) == 1
     assert "move_rejected" not in [m["type"] for m in red.received + blue.received]
+    return newcomer
 
 
 async def finish_game(red: Player, blue: Player, played: list, next_mover: Player) -> None:
@@ -383,50 +392,17 @@ def test_postgres_silently_partitioned_gives_errors_not_a_hang_then_play_resumes
     ``HEX_DB_NETWORK_TIMEOUT`` (2 s here) the move and a new seat get the
     protocol's ``error`` well inside each message's 30 s wait, nothing is
     half-written, and when the path heals the same move is accepted."""
-    direct_url = production_env["HEX_DATABASE_URL"]
     host, port = partitioned_postgres.address
-    via_path = direct_url.replace("127.0.0.1:5432", f"{host}:{port}")
-    server = live_server_factory(env={**production_env, "HEX_DATABASE_URL": via_path, "HEX_RECONNECT_TIMEOUT": "60",
-                                      "HEX_DB_NETWORK_TIMEOUT": "2"})
-    matchmake = f"{server.ws_url}/ws/matchmake?board_size=7&series_length=1"
 
-    async def scenario() -> tuple[Player, Player]:
-        red = await Player.open(matchmake + "&model_name=red_part")
-        await red.next("waiting_for_opponent")
-        blue = await Player.open(matchmake + "&model_name=blue_part")
-        await asyncio.gather(red.next("game_start"), blue.next("game_start"))
-        opening = [(red, 0, 0), (blue, 6, 0), (red, 0, 1), (blue, 6, 1)]
-        for mover, q, r in opening:
-            await mover.move(q, r)
-            await asyncio.gather(red.next("move"), blue.next("move"))
+    async def outage() -> None:
         assert partitioned_postgres.proxy.connections > 0  # the server's connections do take this path
-
         partitioned_postgres.partition()
-        await red.move(3, 3)
-        assert await red.next("error", "move") == BUSY
-        newcomer = await Player.open(matchmake + "&model_name=late_part")
-        assert await newcomer.next("error", "joined") == BUSY
-        await newcomer.ws.wait_closed()
+
+    async def back() -> None:
         partitioned_postgres.heal()
 
-        for _ in range(100):
-            await red.move(3, 3)
-            if (await red.next("error", "move"))["type"] == "move":
-                break
-            await asyncio.sleep(0.1)
-        assert (await blue.next("move"))["payload"] == {"player": -1, "q": 3, "r": 3, "next_turn": 1}
-        await finish_game(red, blue, opening + [(red, 3, 3)], next_mover=blue)
-        return red, blue
-
-    red, blue = asyncio.run(asyncio.wait_for(scenario(), timeout=150))
-    with connect_db(direct_url) as db:
-        assert check_history(db) == []
-        moves = stored_moves(db)
-        assert db.execute("SELECT status FROM games_series").fetchall() == [("completed",)]
-        assert db.execute("SELECT count(*) FROM matchmaking_seat WHERE model_name = 'late_part'").fetchone() == (0,)
-    assert moves == red.moves() == blue.moves()
-    assert moves.count((1, -1, 3, 3)) == 1
-    assert "move_rejected" not in [m["type"] for m in red.received + blue.received]
+    postgres_outage_mid_game(live_server_factory, production_env, f"{host}:{port}", {"HEX_DB_NETWORK_TIMEOUT": "2"},
+                             outage, back)
 
 
 def test_a_player_leaving_while_postgres_is_unreachable_is_recorded_when_it_returns(

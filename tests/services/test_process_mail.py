@@ -126,8 +126,14 @@ def test_a_message_that_cannot_be_decoded_is_skipped_and_the_rest_arrive(redis_u
     asyncio.run(scenario())
 
 
-def _cut_off(monkeypatch) -> dict[str, bool]:
-    """Make every send fail (as with Redis out of reach) while ``state["down"]``."""
+async def _cut_off_pair(redis_url: str, monkeypatch) -> tuple[RedisChannelLayer, str, list[int], dict[str, bool]]:
+    """A sender, the channel of a connection of another process, what that
+    connection hears (its ``n``), and a switch: every send fails (as with
+    Redis out of reach) while ``state["down"]``, which it starts as."""
+    sender, receiver = two_processes(redis_url)
+    channel = await receiver.new_channel()
+    heard: list[int] = []
+    process_mail.ensure_receiving(receiver, lambda to, message: heard.append(message["n"]), lambda exc: None)
     state = {"down": True}
     real_post = process_mail._post
 
@@ -137,7 +143,7 @@ def _cut_off(monkeypatch) -> dict[str, bool]:
         await real_post(layer, channel, message)
 
     monkeypatch.setattr(process_mail, "_post", post)
-    return state
+    return sender, channel, heard, state
 
 
 def test_events_sent_while_redis_is_out_of_reach_arrive_in_order_when_it_returns(redis_url, monkeypatch):
@@ -145,11 +151,7 @@ def test_events_sent_while_redis_is_out_of_reach_arrive_in_order_when_it_returns
     noticed would otherwise wait forever for what its opponent's worker
     could not send (a move, ``opponent_reconnected``)."""
     async def scenario() -> list[int]:
-        sender, receiver = two_processes(redis_url)
-        channel = await receiver.new_channel()
-        heard: list[int] = []
-        process_mail.ensure_receiving(receiver, lambda to, message: heard.append(message["n"]), lambda exc: None)
-        state = _cut_off(monkeypatch)
+        sender, channel, heard, state = await _cut_off_pair(redis_url, monkeypatch)
         for n in range(5):
             process_mail.send(sender, channel, {"type": "hex.deliver", "n": n})
             await asyncio.sleep(0.1)
@@ -168,11 +170,7 @@ def test_events_are_given_up_after_the_retry_time_and_later_ones_still_arrive(re
     monkeypatch.setattr(process_mail, "SEND_RETRY_SECONDS", 0.3)
 
     async def scenario() -> list[int]:
-        sender, receiver = two_processes(redis_url)
-        channel = await receiver.new_channel()
-        heard: list[int] = []
-        process_mail.ensure_receiving(receiver, lambda to, message: heard.append(message["n"]), lambda exc: None)
-        state = _cut_off(monkeypatch)
+        sender, channel, heard, state = await _cut_off_pair(redis_url, monkeypatch)
         process_mail.send(sender, channel, {"type": "hex.deliver", "n": 0})
         await asyncio.sleep(1.0)  # past the retry time: that batch is given up (the addressee resynchronises)
         state["down"] = False
