@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 import weakref
 from collections import deque
 from collections.abc import Callable
@@ -51,6 +52,14 @@ RETRY_SECONDS = 0.5
 # back during it may never hear of a fault, and would wait forever for the
 # move or reconnection its opponent's worker could not send.
 SEND_RETRY_SECONDS = 30.0
+
+# This process as a sender, the number of its last batch to each destination,
+# and the number of the last batch routed here from each (sender, destination):
+# a batch whose send is tried again after its reply was lost arrives twice.
+_SENDER = uuid.uuid4().hex
+_numbers: dict[str, int] = {}
+_routed: dict[tuple[str, str], int] = {}
+ROUTED_KEPT = 10_000
 
 _receivers: dict[int, asyncio.Task[None]] = {}  # by id() of the layer
 _queues: dict[str, deque[tuple[str, dict[str, Any]]]] = {}  # by destination process prefix
@@ -133,11 +142,29 @@ async def _take_waiting(layer: Any, own: str) -> list[dict[str, Any]]:
 def _route_message(message: dict[str, Any], route: Callable[[str, dict[str, Any]], None]) -> None:
     channel = message.pop("__asgi_channel__", None)
     if message.get("type") == BATCH:
+        if _routed_before(message, channel):
+            return
         for to, event in message["events"]:
             route(to, event)
     elif channel is not None:  # a group send may address several of our connections at once
         for to in channel if isinstance(channel, list) else [channel]:
             route(to, message)
+
+
+def _routed_before(batch: dict[str, Any], channel: str | None) -> bool:
+    """True for a batch already routed here (or one older than the last
+    routed from its sender): a second copy, from a send tried again."""
+    sender, number = batch.get("sender"), batch.get("number")
+    if sender is None or number is None:
+        return False
+    key = (sender, str(channel))
+    if number <= _routed.get(key, 0):
+        log.warning("a batch from another process arrived twice; the second copy was dropped")
+        return True
+    _routed[key] = number
+    if len(_routed) > ROUTED_KEPT:  # senders long gone (restarted processes)
+        del _routed[next(iter(_routed))]
+    return False
 
 
 def send(layer: Any, channel: str, event: dict[str, Any]) -> None:
@@ -155,8 +182,10 @@ async def _send_queued(layer: Any, destination: str, queue: deque[tuple[str, dic
     while queue:
         events = list(queue)
         queue.clear()
+        number = _numbers[destination] = _numbers.get(destination, 0) + 1
+        batch = {"type": BATCH, "events": events, "sender": _SENDER, "number": number}
         # The events queued meanwhile wait behind it, in order.
-        await send_retrying(layer, destination + "batch", {"type": BATCH, "events": events}, SEND_RETRY_SECONDS)
+        await send_retrying(layer, destination + "batch", batch, SEND_RETRY_SECONDS)
 
 
 async def send_twice(layer: Any, channel: str, message: dict[str, Any]) -> None:

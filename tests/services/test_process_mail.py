@@ -183,6 +183,34 @@ def test_events_are_given_up_after_the_retry_time_and_later_ones_still_arrive(re
     assert asyncio.run(scenario()) == [1]
 
 
+def test_a_batch_sent_again_after_its_reply_was_lost_is_routed_once(redis_url, monkeypatch):
+    """Redis stored the batch but the reply never came (the network failed
+    on the way back): the send is tried again and the batch arrives twice."""
+    async def scenario() -> list[int]:
+        sender, channel, heard, state = await _cut_off_pair(redis_url, monkeypatch)
+        state["down"] = False
+        stored_but_unanswered = process_mail._post
+        lost = []
+
+        async def post(layer, to, message):
+            await stored_but_unanswered(layer, to, message)
+            if not lost:
+                lost.append(message["number"])
+                raise TimeoutError("Timeout reading from redis")
+
+        monkeypatch.setattr(process_mail, "_post", post)
+        for n in range(3):
+            process_mail.send(sender, channel, {"type": "hex.deliver", "n": n})
+            await asyncio.sleep(0.05)
+        await eventually(lambda: len(heard) >= 3)
+        await asyncio.sleep(0.2)  # the second copy would have come by now
+        await sender.flush()
+        assert lost
+        return heard
+
+    assert asyncio.run(scenario()) == [0, 1, 2]
+
+
 def test_the_layers_redis_sockets_are_reset_when_closed_so_no_command_runs_late(redis_url):
     """A timed-out command closed gracefully stays in the kernel and reaches
     Redis when a partition heals (``layers._AbortOnClose``)."""
