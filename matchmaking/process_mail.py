@@ -54,12 +54,13 @@ RETRY_SECONDS = 0.5
 SEND_RETRY_SECONDS = 30.0
 
 # This process as a sender, the number of its last batch to each destination,
-# and the number of the last batch routed here from each (sender, destination):
-# a batch whose send is tried again after its reply was lost arrives twice.
+# and the numbers of the batches routed here lately from each (sender,
+# destination): a batch whose send is tried again after its reply was lost
+# arrives twice.
 _SENDER = uuid.uuid4().hex
 _numbers: dict[str, int] = {}
-_routed: dict[tuple[str, str], int] = {}
-ROUTED_KEPT = 10_000
+_routed: dict[tuple[str, str], _RecentNumbers] = {}
+ROUTED_SENDERS_KEPT = 1000
 
 _receivers: dict[int, asyncio.Task[None]] = {}  # by id() of the layer
 _queues: dict[str, deque[tuple[str, dict[str, Any]]]] = {}  # by destination process prefix
@@ -151,20 +152,42 @@ def _route_message(message: dict[str, Any], route: Callable[[str, dict[str, Any]
             route(to, message)
 
 
+class _RecentNumbers:
+    """The last ``size`` numbers seen. A set of them, not the highest: two
+    batches whose Redis scores (the senders' wall clock) came out of order
+    are both new, not one a copy."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.order: deque[int] = deque()
+        self.numbers: set[int] = set()
+        self.size = size
+
+    def add(self, number: int) -> bool:
+        """Remember ``number``; False if it was already remembered."""
+        if number in self.numbers:
+            return False
+        self.order.append(number)
+        self.numbers.add(number)
+        if len(self.order) > self.size:
+            self.numbers.discard(self.order.popleft())
+        return True
+
+
 def _routed_before(batch: dict[str, Any], channel: str | None) -> bool:
-    """True for a batch already routed here (or one older than the last
-    routed from its sender): a second copy, from a send tried again."""
+    """True for a batch already routed here: a second copy, from a send tried again."""
     sender, number = batch.get("sender"), batch.get("number")
     if sender is None or number is None:
         return False
     key = (sender, str(channel))
-    if number <= _routed.get(key, 0):
-        log.warning("a batch from another process arrived twice; the second copy was dropped")
-        return True
-    _routed[key] = number
-    if len(_routed) > ROUTED_KEPT:  # senders long gone (restarted processes)
-        del _routed[next(iter(_routed))]
-    return False
+    recent = _routed.get(key)
+    if recent is None:
+        recent = _routed[key] = _RecentNumbers()
+        if len(_routed) > ROUTED_SENDERS_KEPT:  # senders long gone (restarted processes)
+            del _routed[next(iter(_routed))]
+    if recent.add(number):
+        return False
+    log.warning("a batch from another process arrived twice; the second copy was dropped")
+    return True
 
 
 def send(layer: Any, channel: str, event: dict[str, Any]) -> None:

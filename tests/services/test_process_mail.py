@@ -320,3 +320,19 @@ def test_new_redis_connections_do_not_read_package_metadata_on_the_event_loop(re
     *counts, opened = asyncio.run(scenario())
     assert counts == [0] * 8
     assert opened == 8
+
+
+def test_batches_out_of_order_are_both_routed_and_only_a_copy_is_dropped():
+    """Redis orders a process's mail by the senders' wall clock: a clock that
+    stepped back can put a later batch first. Both are new; only a second
+    copy of either is not."""
+    heard: list[int] = []
+    sender = f"sender-{uuid.uuid4().hex[:8]}"
+
+    def batch(number: int) -> dict:
+        return {"type": process_mail.BATCH, "sender": sender, "number": number, "__asgi_channel__": "p!batch",
+                "events": [["p!c", {"type": "hex.deliver", "n": number}]]}
+
+    for number in (2, 1, 2, 3, 1):
+        process_mail._route_message(batch(number), lambda to, message: heard.append(message["n"]))
+    assert heard == [2, 1, 3]
