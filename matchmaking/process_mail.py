@@ -21,7 +21,10 @@ So with channels-redis each process
   channels-redis' ``send`` takes four.
 
 Events for one connection keep their order: one queue and one sender per
-destination, one receiver per process. Group sends (spectators, live pages)
+destination, one receiver per process. A batch Redis cannot take is tried
+again for a while (``SEND_RETRY_SECONDS``); batches are numbered per
+destination, so a copy (a send tried again after Redis stored the first
+but its reply was lost) is dropped on arrival. Group sends (spectators, live pages)
 still go through channels-redis and arrive through the same receiver. Any
 other layer (the in-memory one) is used as Channels intends.
 """

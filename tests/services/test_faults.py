@@ -162,16 +162,36 @@ def test_redis_silently_partitioned_mid_game_clients_resume_and_finish(live_serv
     host, port = partitioned_redis.address
     env = {**production_env, "HEX_REDIS_URL": f"redis://{host}:{port}/0", "HEX_RECONNECT_TIMEOUT": "60"}
 
-    async def partition(red: Bot, blue: Bot) -> None:
-        partitioned_redis.partition()
-        # Until the fault is announced (the layer's reads time out after 10 s): not a hang.
+    split_series_survives(live_server_factory, env, tmp_path, partition_until_announced(partitioned_redis), seed=41)
+
+
+def test_redis_answers_lost_mid_game_no_event_reaches_a_player_twice(live_server_factory, production_env,
+                                                                     partitioned_redis, tmp_path):
+    """Only what Redis sends back vanishes (a one-way partition): commands
+    that reach it still run, but no answer comes, so the workers cannot tell
+    what was stored. The fault is announced and the series finishes with
+    each player having seen every move once: a bot shown a move twice would
+    hold it twice among its accepted moves, which the history check refuses.
+    (Whether a batch is actually sent twice depends on timing; the receiver's
+    dropping of copies is tested directly in test_process_mail.py.)"""
+    host, port = partitioned_redis.address
+    env = {**production_env, "HEX_REDIS_URL": f"redis://{host}:{port}/0", "HEX_RECONNECT_TIMEOUT": "60"}
+    split_series_survives(live_server_factory, env, tmp_path,
+                          partition_until_announced(partitioned_redis, one_way=True), seed=51)
+
+
+def partition_until_announced(path: PartitionedPath, one_way: bool = False):
+    """A fault for ``split_series_survives``: partition ``path`` until a player
+    is told (the layer's reads time out after 10 s; not a hang), then heal it."""
+    async def fault(red: Bot, blue: Bot) -> None:
+        path.partition(one_way)
         for _ in range(300):
             if any(BUSY in bot.received for bot in (red, blue)):
                 break
             await asyncio.sleep(0.1)
-        partitioned_redis.heal()
+        path.heal()
 
-    split_series_survives(live_server_factory, env, tmp_path, partition, seed=41)
+    return fault
 
 
 def split_series_survives(live_server_factory, env: dict[str, str], workdir, fault, seed: int) -> None:

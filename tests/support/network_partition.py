@@ -13,7 +13,8 @@ filter (this machine's kernel has neither netem nor iptables):
   it was made in) and whose connections to the target are made here;
 - ``partition()`` adds a blackhole route for 10.<n>.0.2, so every packet this
   side sends on that path, retransmissions included, is dropped without an
-  error; ``heal()`` removes it.
+  error (``one_way``: the namespace's route back instead, so only the answers
+  are lost); ``heal()`` removes it.
 
 Needs root and iproute2's ``ip``; ``available()`` says whether both are here.
 """
@@ -59,6 +60,7 @@ class PartitionedPath:
         self.target = (target_host, target_port)
         self.proxy: CuttableProxy | None = None
         self.partitioned = False
+        self.one_way = False
 
     def start(self) -> PartitionedPath:
         _ip("netns", "add", self.namespace)
@@ -80,14 +82,23 @@ class PartitionedPath:
         assert self.proxy is not None
         return self.there, self.proxy.port
 
-    def partition(self) -> None:
-        """From now on, drop every packet sent to the proxy: no error, no reset."""
-        _ip("route", "add", "blackhole", f"{self.there}/32")
+    def partition(self, one_way: bool = False) -> None:
+        """From now on, drop every packet sent to the proxy: no error, no
+        reset. ``one_way``: drop only what the proxy sends back, so requests
+        still arrive and are carried out, but no answer comes."""
+        self._routes("add", one_way)
         self.partitioned = True
+        self.one_way = one_way
 
     def heal(self) -> None:
-        _ip("route", "del", "blackhole", f"{self.there}/32")
+        self._routes("del", self.one_way)
         self.partitioned = False
+
+    def _routes(self, action: str, one_way: bool) -> None:
+        if one_way:
+            _ip("netns", "exec", self.namespace, "ip", "route", action, "blackhole", f"{self.here}/32")
+        else:
+            _ip("route", action, "blackhole", f"{self.there}/32")
 
     def close(self) -> None:
         if self.proxy is not None:
