@@ -1,8 +1,9 @@
 """Faults survived, against real processes on PostgreSQL + Redis: a worker
-killed mid-series, Redis restarted mid-game, PostgreSQL unreachable for a
-few seconds (its connections reset, or its packets silently dropped). After
-each, play resumes and the database holds a consistent history with every
-move the players saw accepted, exactly once, in order."""
+killed mid-series, Redis restarted or partitioned mid-game (both ways, or
+only its answers lost), PostgreSQL unreachable for a few seconds (its
+connections reset, or its packets silently dropped). After each, play
+resumes and the database holds a consistent history with every move the
+players saw accepted, exactly once, in order."""
 
 from __future__ import annotations
 
