@@ -6,12 +6,12 @@ quieter: packets vanish and the peer looks alive until a timeout says
 otherwise. This module builds such a path on one machine, with no packet
 filter (this machine's kernel has neither netem nor iptables):
 
-- a network namespace joined to this one by a veth pair, 10.<n>.0.1 here and
-  10.<n>.0.2 there;
+- a network namespace joined to this one by a veth pair, 198.18.<n>.1 here and
+  198.18.<n>.2 there;
 - a ``CuttableProxy`` whose listening socket is created inside the namespace
   (by a thread that enters it with ``setns``; a socket stays in the namespace
   it was made in) and whose connections to the target are made here;
-- ``partition()`` adds a blackhole route for 10.<n>.0.2, so every packet this
+- ``partition()`` adds a blackhole route for 198.18.<n>.2, so every packet this
   side sends on that path, retransmissions included, is dropped without an
   error (``one_way``: the namespace's route back instead, so only the answers
   are lost); ``heal()`` removes it.
@@ -55,8 +55,9 @@ class PartitionedPath:
         tag = uuid.uuid4().hex[:6]
         self.namespace = f"hexpart-{tag}"
         self.link = f"hxp{tag}"  # interface names have at most 15 characters
-        subnet = 16 + int(tag, 16) % 200
-        self.here, self.there = f"10.{subnet}.0.1", f"10.{subnet}.0.2"
+        # RFC 2544's range for network tests: no real network the machine uses.
+        subnet = int(tag, 16) % 256
+        self.here, self.there = f"198.18.{subnet}.1", f"198.18.{subnet}.2"
         self.target = (target_host, target_port)
         self.proxy: CuttableProxy | None = None
         self.partitioned = False
