@@ -189,6 +189,15 @@ HEX_CHANNEL_CAPACITY = env.int("HEX_CHANNEL_CAPACITY", default=1000)
 if HEX_CHANNEL_CAPACITY < 1:
     raise ImproperlyConfigured("HEX_CHANNEL_CAPACITY must be positive.")
 REDIS_URL = env.str("HEX_REDIS_URL", default="")
+# Redis: seconds a command (or a connection attempt) may wait on a silent network
+# before its connection counts as broken. A worker notices a Redis gone silent (a
+# partition) after about one and a half times this, ends the connections it
+# serves, and tries its messages for other workers again for three times this
+# (``process_mail``). There is no "0": a blocking read on a silent network would
+# otherwise wait forever, since it sends nothing TCP could time out.
+HEX_REDIS_NETWORK_TIMEOUT = env.float("HEX_REDIS_NETWORK_TIMEOUT", default=10.0)
+if not 2 <= HEX_REDIS_NETWORK_TIMEOUT <= 3600:
+    raise ImproperlyConfigured("HEX_REDIS_NETWORK_TIMEOUT must be between 2 and 3600 seconds")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -198,10 +207,11 @@ if REDIS_URL:
                 # health_check_interval: a pooled connection idle that long is pinged (and
                 # replaced if Redis restarted meanwhile) before use, instead of failing the
                 # first call that picks it up with a reset.
-                # socket_timeout: channels-redis blocks up to 5 s in BZPOPMIN waiting for
-                # messages; redis-py 8's default read timeout is also 5 s, so an idle layer
-                # timed out and closed every quiet connection with 1011.
-                "hosts": [{"address": REDIS_URL, "health_check_interval": 2, "socket_timeout": 10,
+                # socket_timeout (redis-py also takes it as the connect timeout): how long a
+                # command waits for Redis. The layer's blocking reads wait at most half of it
+                # (``ArenaRedisChannelLayer``), so a quiet layer never times out.
+                "hosts": [{"address": REDIS_URL, "health_check_interval": 2,
+                           "socket_timeout": HEX_REDIS_NETWORK_TIMEOUT,
                            "max_connections": env.int("HEX_REDIS_MAX_CONNECTIONS", default=100)}],
                 "prefix": env.str("HEX_REDIS_KEY_PREFIX", default="hexarena"),
                 # channels-redis drops sends past a channel's capacity (default 100):

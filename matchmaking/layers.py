@@ -56,7 +56,15 @@ class ArenaRedisChannelLayer(RedisChannelLayer):
     about 0.6 ms each on an idle machine and more under load. The pool
     grows while load runs, so that happened mid-game (a py-spy profile of a
     worker at 200 games / 50 ms caught the loop there).
+
+    A blocking read (``BZPOPMIN``, channels-redis' and ``process_mail``'s)
+    waits at most half the connections' ``socket_timeout``, so a quiet layer
+    never mistakes its own wait for a silent Redis.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.brpop_timeout = blocking_read_seconds(self.hosts[0].get("socket_timeout"), self.brpop_timeout)
 
     def create_pool(self, index: int) -> ConnectionPool:
         host = dict(self.hosts[index])
@@ -69,6 +77,15 @@ class ArenaRedisChannelLayer(RedisChannelLayer):
         pool = BlockingConnectionPool.from_url(address, **host)
         pool.connection_class = _ABORTING.get(pool.connection_class, pool.connection_class)
         return pool
+
+
+def blocking_read_seconds(socket_timeout: float | None, longest: int) -> int:
+    """How long a blocking read may wait for messages: at most ``longest``
+    and half of ``socket_timeout``, in whole seconds (Redis before 6.0 takes
+    no fractions), and at least one."""
+    if socket_timeout is None:
+        return longest
+    return max(1, min(longest, int(socket_timeout // 2)))
 
 
 class _AbortOnClose:

@@ -41,6 +41,7 @@ from collections.abc import Callable
 from typing import Any
 
 from channels.exceptions import ChannelFull
+from django.conf import settings
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +50,13 @@ BATCH = "hex.batch"
 RETRY_SECONDS = 0.5
 # How long a batch for another process is tried again while Redis cannot
 # take it: longer than the addressee's own receiver takes to notice a Redis
-# gone silent (BZPOPMIN's 5 s, then the layer's 10 s socket timeout), after
-# which that receiver ends the connections it serves and they resume with a
-# snapshot. A shorter outage must not lose a batch: a connection that came
-# back during it may never hear of a fault, and would wait forever for the
-# move or reconnection its opponent's worker could not send.
-SEND_RETRY_SECONDS = 30.0
+# gone silent (its blocking read, at most half the network timeout, then the
+# socket timeout itself), after which that receiver ends the connections it
+# serves and they resume with a snapshot. A shorter outage must not lose a
+# batch: a connection that came back during it may never hear of a fault, and
+# would wait forever for the move or reconnection its opponent's worker could
+# not send. 30 s with the default timeout of 10 s.
+SEND_RETRY_SECONDS = 3 * settings.HEX_REDIS_NETWORK_TIMEOUT
 
 # This process as a sender, the number of its last batch to each destination,
 # and the numbers of the batches routed here lately from each (sender,

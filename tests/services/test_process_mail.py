@@ -336,3 +336,32 @@ def test_batches_out_of_order_are_both_routed_and_only_a_copy_is_dropped():
     for number in (2, 1, 2, 3, 1):
         process_mail._route_message(batch(number), lambda to, message: heard.append(message["n"]))
     assert heard == [2, 1, 3]
+
+
+def test_a_quiet_receiver_with_a_short_network_timeout_waits_without_failing(redis_url):
+    """``HEX_REDIS_NETWORK_TIMEOUT`` sets the layer's socket timeout; a
+    blocking read waits only half of it, so a receiver with nothing to read
+    never takes its own wait for a Redis gone silent. (With channels-redis'
+    5 s blocking read and a 2 s timeout, it would report a failure, and end
+    every connection it serves, every 2 s of quiet.)"""
+    prefix = f"hexarena-test-{uuid.uuid4().hex[:8]}"
+    sender, receiver = (ArenaRedisChannelLayer(hosts=[{"address": redis_url, "socket_timeout": 2}], prefix=prefix)
+                        for _ in range(2))
+    assert receiver.brpop_timeout == 1
+
+    async def scenario() -> tuple[list[Exception], list[dict]]:
+        failures: list[Exception] = []
+        heard: list[dict] = []
+        channel = await receiver.new_channel()
+        process_mail.ensure_receiving(receiver, lambda to, message: heard.append(message), failures.append)
+        await asyncio.sleep(4.5)  # more than two socket timeouts of quiet
+        quiet_failures = list(failures)
+        process_mail.send(sender, channel, {"type": "hex.deliver", "n": 1})
+        await eventually(lambda: heard)
+        for layer in (sender, receiver):
+            await layer.flush()
+        return quiet_failures, heard
+
+    quiet_failures, heard = asyncio.run(scenario())
+    assert quiet_failures == []
+    assert [message["n"] for message in heard] == [1]

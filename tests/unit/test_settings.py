@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from hexsite.settings import database_from_url
+from matchmaking.layers import blocking_read_seconds
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,6 +66,36 @@ def test_a_network_timeout_out_of_range_is_refused(timeout):
     result = print_settings("s.DATABASES", {"HEX_DATABASE_URL": "postgresql://hex@db.example/arena",
                                             "HEX_DB_NETWORK_TIMEOUT": timeout})
     assert result.returncode != 0 and "HEX_DB_NETWORK_TIMEOUT" in result.stderr
+
+
+@pytest.mark.parametrize(("timeout", "socket_timeout", "retry_seconds"), [
+    (None, 10.0, 30.0),  # the default
+    ("4", 4.0, 12.0),
+    ("120", 120.0, 360.0),
+])
+def test_the_redis_network_timeout_bounds_every_redis_command_and_the_retries(timeout, socket_timeout,
+                                                                              retry_seconds):
+    env = {"HEX_REDIS_URL": "redis://redis.example:6379/0"}
+    if timeout is not None:
+        env["HEX_REDIS_NETWORK_TIMEOUT"] = timeout
+    result = print_settings("[s.CHANNEL_LAYERS['default']['CONFIG']['hosts'][0]['socket_timeout'], "
+                            "__import__('matchmaking.process_mail').process_mail.SEND_RETRY_SECONDS]", env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [socket_timeout, retry_seconds]
+
+
+@pytest.mark.parametrize("timeout", ["0", "1.5", "3601", "soon"])
+def test_a_redis_network_timeout_out_of_range_is_refused(timeout):
+    result = print_settings("s.CHANNEL_LAYERS", {"HEX_REDIS_URL": "redis://redis.example:6379/0",
+                                                 "HEX_REDIS_NETWORK_TIMEOUT": timeout})
+    assert result.returncode != 0 and "HEX_REDIS_NETWORK_TIMEOUT" in result.stderr
+
+
+@pytest.mark.parametrize(("socket_timeout", "expected"), [
+    (None, 5), (10, 5), (60, 5), (9, 4), (4, 2), (3, 1), (2, 1),
+])
+def test_a_blocking_redis_read_waits_at_most_half_the_socket_timeout(socket_timeout, expected):
+    assert blocking_read_seconds(socket_timeout, 5) == expected
 
 
 def test_sqlite_url_gives_a_file_database_that_serialises_writers(tmp_path):
