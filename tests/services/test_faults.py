@@ -1,6 +1,6 @@
 """Faults survived, against real processes on PostgreSQL + Redis: a worker
 killed mid-series, Redis restarted or partitioned mid-game (both ways, or
-only its answers lost), PostgreSQL unreachable for a few seconds (its
+only the answers one worker gets lost), PostgreSQL unreachable for a few seconds (its
 connections reset, or its packets silently dropped). After each, play
 resumes and the database holds a consistent history with every move the
 players saw accepted, exactly once, in order."""
@@ -166,43 +166,77 @@ def test_redis_silently_partitioned_mid_game_clients_resume_and_finish(live_serv
     split_series_survives(live_server_factory, env, tmp_path, partition_until_announced(partitioned_redis), seed=41)
 
 
-def test_redis_answers_lost_mid_game_no_event_reaches_a_player_twice(live_server_factory, production_env,
-                                                                     partitioned_redis, tmp_path):
-    """Only what Redis sends back vanishes (a one-way partition): commands
-    that reach it still run, but no answer comes, so the workers cannot tell
-    what was stored. The fault is announced and the series finishes with
-    each player having seen every move once: a bot shown a move twice would
-    hold it twice among its accepted moves, which the history check refuses.
-    (Whether a batch is actually sent twice depends on timing; the receiver's
-    dropping of copies is tested directly in test_process_mail.py.)"""
+def test_redis_answers_lost_to_one_worker_no_event_reaches_a_player_twice(live_server_factory, production_env,
+                                                                          partitioned_redis, redis_url, tmp_path):
+    """Only what Redis sends back to red's worker vanishes (a one-way
+    partition on that worker's path; blue's worker reaches Redis directly),
+    just as red's worker has sent red's move on to blue's: Redis stores it
+    and blue's worker routes it at once, but red's worker never hears that it
+    was stored, and sends it again once the path heals. Blue, whose
+    connection never lost Redis, must see that move once: a bot shown a move
+    twice cannot place it or holds it twice among its accepted moves, which
+    the history check refuses. Red's worker announces the fault to red, who
+    resumes; the series finishes.
+
+    To have the move's command in flight when the answers start to vanish,
+    Redis holds its write commands for a few seconds (``CLIENT PAUSE ...
+    WRITE``) from just before red moves until after the partition begins."""
+    import redis
+
     host, port = partitioned_redis.address
-    env = {**production_env, "HEX_REDIS_URL": f"redis://{host}:{port}/0", "HEX_RECONNECT_TIMEOUT": "60"}
-    split_series_survives(live_server_factory, env, tmp_path,
-                          partition_until_announced(partitioned_redis, one_way=True), seed=51)
+    env = {**production_env, "HEX_RECONNECT_TIMEOUT": "60"}
+    red_env = {**env, "HEX_REDIS_URL": f"redis://{host}:{port}/0"}
+
+    async def red_moves_as_answers_vanish(red: Bot, blue: Bot) -> None:
+        seen, red.move_delay = len(red.accepted_moves), 0.5
+        while not (len(red.accepted_moves) > seen and red.turn == red.player):
+            await asyncio.sleep(0.01)  # red's turn: it waits half a second before it moves
+        with redis.Redis.from_url(redis_url) as direct:
+            direct.execute_command("CLIENT", "PAUSE", 4000, "WRITE")
+        played = len(red.accepted_moves)
+        while not (len(red.accepted_moves) > played and red.accepted_moves[-1][1] == red.player):
+            await asyncio.sleep(0.01)  # red's worker stored the move and sends it on to blue's
+        await asyncio.sleep(0.2)
+        red.move_delay = 0.02
+        partitioned_redis.partition(one_way=True)
+        await heal_once_announced(partitioned_redis, red, blue)
+
+    red, blue = split_series_survives(live_server_factory, red_env, tmp_path, red_moves_as_answers_vanish,
+                                      seed=51, env_two=env)
+    assert BUSY in red.received and "reconnected" in red.types()
+    assert BUSY not in blue.received and "reconnected" not in blue.types()
 
 
 def partition_until_announced(path: PartitionedPath, one_way: bool = False):
     """A fault for ``split_series_survives``: partition ``path`` until a player
-    is told (the layer's reads time out after 10 s; not a hang), then heal it."""
+    is told, then heal it."""
     async def fault(red: Bot, blue: Bot) -> None:
         path.partition(one_way)
-        for _ in range(300):
-            if any(BUSY in bot.received for bot in (red, blue)):
-                break
-            await asyncio.sleep(0.1)
-        path.heal()
+        await heal_once_announced(path, red, blue)
 
     return fault
 
 
-def split_series_survives(live_server_factory, env: dict[str, str], workdir, fault, seed: int) -> None:
+async def heal_once_announced(path: PartitionedPath, *bots: Bot) -> None:
+    """Heal the partitioned ``path`` once one of ``bots`` is told of the fault
+    (the layer's reads time out after 10 s: not a hang)."""
+    for _ in range(300):
+        if any(BUSY in bot.received for bot in bots):
+            break
+        await asyncio.sleep(0.1)
+    path.heal()
+
+
+def split_series_survives(live_server_factory, env: dict[str, str], workdir, fault, seed: int,
+                          env_two: dict[str, str] | None = None) -> tuple[Bot, Bot]:
     """A best of 3 with red on one worker and blue on another (every move
-    crosses Redis), ``fault(red, blue)`` awaited after red's sixth move. The
-    fault must be announced, not swallowed: an ``error``, a 1011 close and a
-    resume for whoever it reached (a connection that touched no Redis during
-    it may just carry on); then the series finishes with a consistent history."""
+    crosses Redis; ``env_two``, if given, is the second worker's), ``fault(red,
+    blue)`` awaited after red's sixth move. The fault must be announced, not
+    swallowed: an ``error``, a 1011 close and a resume for whoever it reached
+    (a connection that touched no Redis during it may just carry on); then
+    the series finishes with a consistent history."""
     one = live_server_factory(env=env, workdir=workdir)
-    two = live_server_factory(env=env, workdir=workdir)
+    two = live_server_factory(env=env_two or env, workdir=workdir)
 
     async def scenario() -> tuple[Bot, Bot]:
         red = Bot(one.ws_url, series_length=3, seed=seed, model_name="red_split", move_delay=0.02)
@@ -225,6 +259,7 @@ def split_series_survives(live_server_factory, env: dict[str, str], workdir, fau
     assert_consistent(env["HEX_DATABASE_URL"], red, blue)
     for server in (one, two):
         assert "Exception inside application" not in server.log()
+    return red, blue
 
 
 def test_after_a_redis_restart_a_player_who_never_returns_times_out_like_any_disconnect(
