@@ -1,7 +1,7 @@
 """Faults survived, against real processes on PostgreSQL + Redis: a worker
 killed mid-series, Redis restarted or partitioned mid-game (both ways, or
-only the answers one worker gets lost), PostgreSQL unreachable for a few seconds (its
-connections reset, or its packets silently dropped). After each, play
+with only its answers to one worker lost), PostgreSQL unreachable for a few
+seconds (its connections reset, or its packets silently dropped). After each, play
 resumes and the database holds a consistent history with every move the
 players saw accepted, exactly once, in order."""
 
