@@ -92,6 +92,20 @@ def table(title: str, rows: list[tuple[str, dict | None]]) -> str:
     return "\n".join(lines)
 
 
+def services_line(rows: list[tuple[str, dict | None]]) -> str:
+    """PostgreSQL's and Redis's CPU (all their processes, unpinned) beside each
+    server of the PostgreSQL + Redis scenario: part of what a move costs there."""
+    parts = []
+    for label, fig in rows:
+        services = (fig or {}).get("services_cpu_pct")
+        if not services or not fig["accepted_per_s"]:
+            continue
+        each = ", ".join(f"{name} {pct:.0f} % ({pct / 100 / fig['accepted_per_s'] * 1e6:.0f} µs per move)"
+                         for name, pct in services.items())
+        parts.append(f"{label}: {each}")
+    return ("* PostgreSQL and Redis CPU, beside the server's: " + "; ".join(parts)) if parts else ""
+
+
 def medians(variants: list[tuple[str, list[str]]], rows: list[tuple[str, dict | None]], rounds: int) -> str:
     """Per server, the median over the rounds of accepted moves/s and RTT p99."""
     lines = []
@@ -245,6 +259,8 @@ def main() -> int:
                     continue
                 rows.append((label + suffix, run(label, [*common, *timing, *extra])))
         out.append(table(title, rows))
+        if services := services_line(rows):
+            out.append(services)
         if args.rounds > 1:
             out.append(medians(variants, rows, args.rounds))
         if name == "saturation" and (ratios := against_reference(variants, rows)):

@@ -19,8 +19,10 @@ Printed: offered and accepted moves per second, the share served, move
 round trip (send → the ``move`` broadcast back to its sender) p50/p95/p99/max,
 matchmaking latency (connect → ``game_start``), errors by kind, and the
 server's CPU (percent of one core, all its processes) and peak RSS (sum over
-its processes). The server and the load generator are pinned to different
-cores (``--server-cpus`` / ``--client-cpus``). Only loopback addresses are
+its processes); with ``--backend postgres-redis``, also the CPU of PostgreSQL
+and Redis (all their processes on the machine), which share the cores. The
+server and the load generator are pinned to different cores
+(``--server-cpus`` / ``--client-cpus``). Only loopback addresses are
 accepted, and the run stops by itself after ``--duration`` seconds.
 """
 
@@ -99,6 +101,29 @@ def cpu_ticks_and_rss(pids: list[int]) -> tuple[int, int]:
         except (OSError, IndexError, ValueError):
             continue
     return ticks, rss
+
+
+# The services a server on PostgreSQL + Redis leans on, by process name. They
+# share the machine's cores with the server (unpinned), so their CPU per move
+# is part of what a move costs.
+SERVICES = {"postgresql": ("postgres",), "redis": ("redis-server",)}
+
+
+def service_cpu_ticks() -> dict[str, int]:
+    """CPU ticks used so far by every process of each of ``SERVICES`` on this machine."""
+    pids: dict[str, list[int]] = {name: [] for name in SERVICES}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm") as comm:
+                command = comm.read().strip()
+        except OSError:
+            continue
+        for name, commands in SERVICES.items():
+            if command in commands:
+                pids[name].append(int(entry))
+    return {name: cpu_ticks_and_rss(found)[0] for name, found in pids.items()}
 
 
 class ResourceSampler(threading.Thread):
@@ -333,19 +358,25 @@ async def run_games(url: str, args: argparse.Namespace, sampler: ResourceSampler
     await asyncio.sleep(args.warmup)
     figures.measuring = True
     mark = sampler.mark() if sampler else None
+    services_before = service_cpu_ticks() if args.backend == "postgres-redis" else None
     began, client_began = time.perf_counter(), time.process_time()
     await asyncio.sleep(args.duration)
     figures.measuring = False
     elapsed = time.perf_counter() - began
     client_cpu = (time.process_time() - client_began) / elapsed * 100
     after = sampler.mark() if sampler else None
+    services_cpu = None
+    if services_before is not None:
+        services_cpu = {name: (ticks - services_before[name]) / CLK_TCK / elapsed * 100
+                        for name, ticks in service_cpu_ticks().items()}
     stop.set()
     await asyncio.wait(tasks, timeout=2)  # players in a game see the flag at their next message
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     cpu = (after[1] - mark[1]) / CLK_TCK / (after[0] - mark[0]) * 100 if sampler else None
-    return {"figures": figures, "elapsed": elapsed, "cpu": cpu, "client_cpu": client_cpu}
+    return {"figures": figures, "elapsed": elapsed, "cpu": cpu, "client_cpu": client_cpu,
+            "services_cpu": services_cpu}
 
 
 async def hold_idle(url: str, args: argparse.Namespace, sampler: ResourceSampler | None) -> dict:
@@ -429,6 +460,7 @@ def report_games(args: argparse.Namespace, result: dict, sampler: ResourceSample
         "matchmaking_ms": {"p50": percentile(mm, .5), "p99": percentile(mm, .99)},
         "errors": dict(fig.errors), "client_cpu_pct": result["client_cpu"],
         "server_cpu_pct": result["cpu"], "peak_rss_mb": sampler.peak_rss / 2**20 if sampler else None,
+        "services_cpu_pct": result["services_cpu"],
     }
     print(f"server              {describe(args)}")
     print(f"load                {args.games} games, board {args.board_size}, best of {args.series_length}, "
@@ -452,6 +484,10 @@ def report_games(args: argparse.Namespace, result: dict, sampler: ResourceSample
         per_move = result["cpu"] / 100 / rate * 1e6 if rate else float("nan")
         print(f"server cpu          {result['cpu']:.0f} % of one core, {per_move:.0f} µs per accepted move")
         print(f"server peak rss     {sampler.peak_rss / 2**20:.0f} MB")
+    for name, pct in (result["services_cpu"] or {}).items():
+        per_move = pct / 100 / rate * 1e6 if rate else float("nan")
+        print(f"{name + ' cpu':<20}{pct:.0f} % of one core, {per_move:.0f} µs per accepted move "
+              "(all its processes on this machine)")
     print(f"load generator cpu  {result['client_cpu']:.0f} % of one core (near 100 %: the figures are its limit)")
     return figures
 
