@@ -191,9 +191,9 @@ if HEX_CHANNEL_CAPACITY < 1:
 REDIS_URL = env.str("HEX_REDIS_URL", default="")
 # Redis: seconds a command (or a connection attempt) may wait on a silent network
 # before its connection counts as broken. A worker notices a Redis gone silent (a
-# partition) after about one and a half times this, ends the connections it
-# serves, and tries its messages for other workers again for three times this
-# (``process_mail``). There is no "0": a blocking read on a silent network would
+# partition) after this plus one blocking read (at most half of it, and 5 s),
+# ends the connections it serves, and tries its messages for other workers
+# again for three times this (``process_mail``). There is no "0": a blocking read on a silent network would
 # otherwise wait forever, since it sends nothing TCP could time out.
 HEX_REDIS_NETWORK_TIMEOUT = env.float("HEX_REDIS_NETWORK_TIMEOUT", default=10.0)
 if not 2 <= HEX_REDIS_NETWORK_TIMEOUT <= 3600:
