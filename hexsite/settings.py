@@ -193,8 +193,9 @@ REDIS_URL = env.str("HEX_REDIS_URL", default="")
 # before its connection counts as broken. A worker notices a Redis gone silent (a
 # partition) after this plus one blocking read (at most half of it, and 5 s),
 # ends the connections it serves, and tries its messages for other workers
-# again for three times this (``process_mail``). There is no "0": a blocking read on a silent network would
-# otherwise wait forever, since it sends nothing TCP could time out.
+# again for three times this (``process_mail``). There is no "0": a blocking
+# read on a silent network would otherwise wait forever, since it sends nothing
+# TCP could time out.
 HEX_REDIS_NETWORK_TIMEOUT = env.float("HEX_REDIS_NETWORK_TIMEOUT", default=10.0)
 if not 2 <= HEX_REDIS_NETWORK_TIMEOUT <= 3600:
     raise ImproperlyConfigured("HEX_REDIS_NETWORK_TIMEOUT must be between 2 and 3600 seconds")
