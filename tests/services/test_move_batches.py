@@ -89,6 +89,14 @@ for k in range(1, 7):
     if k < 6:
         later.append(apply([move(a_blue, k, 1), move(b_blue, k, 1)]))
 
+# The event loop's batch connections plan each statement once, as a batch on
+# a thread does: their array parameters would otherwise be planned afresh
+# for every batch (the transaction's settings, ``move_store._BEGIN``).
+(batch_connection,) = loop_connections.idle
+cursor = loop.run_until_complete(batch_connection.execute(
+    "SELECT name, generic_plans, custom_plans FROM pg_prepared_statements"))
+loop_plans = {name: [generic, custom] for name, generic, custom in loop.run_until_complete(cursor.fetchall())}
+
 games = []
 for game in Game.objects.order_by("id"):
     moves = list(Move.objects.filter(game=game).order_by("number"))
@@ -175,7 +183,8 @@ unreachable = apply([move(c_red, 6, 6), move(d_red, 6, 6), move(c_blue, "x", 5)]
 
 print(json.dumps({
     "first": first, "fix_b": fix_b, "later": later, "games": games, "series_winners": series_winners,
-    "games_table_options": games_table_options, "reported_early": reported_early, "end_batch": end_batch,
+    "games_table_options": games_table_options, "loop_plans": loop_plans, "reported_early": reported_early,
+    "end_batch": end_batch,
     "despite_callback": despite_callback,
     "idle_before_loss": idle_before_loss, "after_loss": after_loss, "again": again, "evicted": evicted,
     "terminated": terminated, "reconnected": reconnected, "new_backend": new_backend,
@@ -203,6 +212,9 @@ def test_a_batch_of_moves_answers_each_as_alone_and_stores_each_once(postgres_da
         assert game["winner"] == -1 and game["move_count"] == len(game["moves"])
         assert game["timestamps_ordered"]
     assert result["series_winners"] == [-1, -1]
+    plans = result["loop_plans"]
+    assert plans["hex_contexts"][0] >= 10 and plans["hex_write_moves"][0] >= 10
+    assert all(custom == 0 for _generic, custom in plans.values()), plans
     # Room on each page for a game row's next version, which can then be
     # written without new index entries (games/migrations/0004).
     assert result["games_table_options"] == ["fillfactor=50"]
