@@ -39,4 +39,4 @@ def test_the_load_benchmark_reports_the_cpu_postgresql_and_redis_spent_on_the_mo
     # almost nothing to do (both players on one server).
     assert services["postgresql"] > 0
     assert services["redis"] >= 0
-    assert "postgresql cpu" in done.stdout
+    assert "postgresql cpu" in done.stdout and "redis cpu" in done.stdout
