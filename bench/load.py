@@ -20,7 +20,8 @@ round trip (send → the ``move`` broadcast back to its sender) p50/p95/p99/max,
 matchmaking latency (connect → ``game_start``), errors by kind, and the
 server's CPU (percent of one core, all its processes) and peak RSS (sum over
 its processes); with ``--backend postgres-redis``, also the CPU of PostgreSQL
-and Redis (all their processes on the machine), which share the cores. The
+and Redis (all their processes on the machine; Redis only for the reference,
+which keeps nothing in PostgreSQL), which share the cores. The
 server and the load generator are pinned to different cores
 (``--server-cpus`` / ``--client-cpus``). Only loopback addresses are
 accepted, and the run stops by itself after ``--duration`` seconds.
@@ -109,9 +110,18 @@ def cpu_ticks_and_rss(pids: list[int]) -> tuple[int, int]:
 SERVICES = {"postgresql": ("postgres",), "redis": ("redis-server",)}
 
 
-def service_cpu_ticks() -> dict[str, int]:
-    """CPU ticks used so far by every process of each of ``SERVICES`` on this machine."""
-    pids: dict[str, list[int]] = {name: [] for name in SERVICES}
+def services_used(target: str, backend: str) -> tuple[str, ...]:
+    """The ``SERVICES`` the server under test leans on: the reference's Redis
+    backend keeps nothing in PostgreSQL, whose idle CPU would otherwise read
+    as a cost per move of the reference's few moves."""
+    if backend != "postgres-redis":
+        return ()
+    return ("redis",) if target == "reference" else tuple(SERVICES)
+
+
+def service_cpu_ticks(names: tuple[str, ...]) -> dict[str, int]:
+    """CPU ticks used so far by every process of each of the ``SERVICES`` ``names`` on this machine."""
+    pids: dict[str, list[int]] = {name: [] for name in names}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -120,8 +130,8 @@ def service_cpu_ticks() -> dict[str, int]:
                 command = comm.read().strip()
         except OSError:
             continue
-        for name, commands in SERVICES.items():
-            if command in commands:
+        for name in names:
+            if command in SERVICES[name]:
                 pids[name].append(int(entry))
     return {name: cpu_ticks_and_rss(found)[0] for name, found in pids.items()}
 
@@ -358,7 +368,8 @@ async def run_games(url: str, args: argparse.Namespace, sampler: ResourceSampler
     await asyncio.sleep(args.warmup)
     figures.measuring = True
     mark = sampler.mark() if sampler else None
-    services_before = service_cpu_ticks() if args.backend == "postgres-redis" else None
+    services = services_used(args.target, args.backend)
+    services_before = service_cpu_ticks(services) if services else None
     began, client_began = time.perf_counter(), time.process_time()
     await asyncio.sleep(args.duration)
     figures.measuring = False
@@ -368,7 +379,7 @@ async def run_games(url: str, args: argparse.Namespace, sampler: ResourceSampler
     services_cpu = None
     if services_before is not None:
         services_cpu = {name: (ticks - services_before[name]) / CLK_TCK / elapsed * 100
-                        for name, ticks in service_cpu_ticks().items()}
+                        for name, ticks in service_cpu_ticks(services).items()}
     stop.set()
     await asyncio.wait(tasks, timeout=2)  # players in a game see the flag at their next message
     for task in tasks:
