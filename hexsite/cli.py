@@ -23,14 +23,18 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
+SERVERS = ("daphne", "uvicorn")
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hexgame-server", description="Run the Hex arena server (daphne or uvicorn).")
     parser.add_argument("--host", default=os.environ.get("HEX_HOST", "127.0.0.1"), help="interface to bind")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("HEX_PORT", "8000")), help="TCP port")
+    # A string default goes through ``type`` like a typed value, so a bad
+    # HEX_PORT is a usage error rather than a traceback.
+    parser.add_argument("--port", type=int, default=os.environ.get("HEX_PORT", "8000"), help="TCP port")
     parser.add_argument("--workers", type=int, default=1,
                         help="server processes on the same port (more than 1 needs HEX_REDIS_URL and PostgreSQL)")
-    parser.add_argument("--server", choices=["daphne", "uvicorn"], default=os.environ.get("HEX_SERVER", "daphne"),
+    parser.add_argument("--server", choices=SERVERS, default=os.environ.get("HEX_SERVER", "daphne"),
                         help="ASGI server (default daphne; uvicorn needs the 'uvicorn' extra)")
     parser.add_argument("--reload", action="store_true", help="restart on code changes (development)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
@@ -135,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["HEX_LOG_LEVEL"] = args.log_level.upper()
     if args.workers < 1:
         print("hexgame-server: --workers must be at least 1", file=sys.stderr)
+        return 2
+    if args.server not in SERVERS:  # argparse checks the choices of a typed --server, not of its default
+        print(f"hexgame-server: HEX_SERVER must be daphne or uvicorn, not {args.server!r}", file=sys.stderr)
         return 2
     if args.server == "uvicorn" and not _has_uvicorn():
         print("hexgame-server: --server uvicorn needs uvicorn: pip install 'hexgame[uvicorn]'", file=sys.stderr)

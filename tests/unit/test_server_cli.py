@@ -49,6 +49,35 @@ def test_zero_workers_is_an_error(monkeypatch, capsys):
     assert "at least 1" in capsys.readouterr().err
 
 
+def _must_not_serve(*args):
+    raise AssertionError(f"a server was started: {args}")
+
+
+def test_the_server_can_be_chosen_in_the_environment(monkeypatch):
+    monkeypatch.setenv("HEX_SERVER", "uvicorn")
+    assert cli.build_parser().parse_args([]).server == "uvicorn"
+    assert cli.build_parser().parse_args(["--server", "daphne"]).server == "daphne"
+
+
+def test_an_unknown_server_in_the_environment_is_refused(monkeypatch, capsys):
+    # Without the check, any other value quietly started daphne.
+    monkeypatch.setenv("HEX_LOG_LEVEL", "WARNING")
+    monkeypatch.setenv("HEX_SERVER", "gunicorn")
+    monkeypatch.setattr(cli.os, "execv", _must_not_serve)
+    assert cli.main(["--no-migrate"]) == 2
+    assert "HEX_SERVER must be daphne or uvicorn, not 'gunicorn'" in capsys.readouterr().err
+
+
+def test_a_bad_port_in_the_environment_is_a_usage_error(monkeypatch, capsys):
+    monkeypatch.setenv("HEX_PORT", "http")
+    with pytest.raises(SystemExit) as exited:
+        cli.build_parser().parse_args([])
+    assert exited.value.code == 2
+    assert "--port: invalid int value: 'http'" in capsys.readouterr().err
+    monkeypatch.setenv("HEX_PORT", "9123")
+    assert cli.build_parser().parse_args([]).port == 9123
+
+
 SUPERVISED = """
 import sys
 from hexsite.cli import supervise
