@@ -128,10 +128,14 @@ def test_docs_cover_rules_protocol_api_clients_and_configuration(client):
 
 
 def test_docs_list_every_environment_variable_of_the_settings(client):
-    """The configuration table stays complete when settings.py grows."""
+    """The configuration table stays complete when settings.py or the
+    ``hexgame-server`` command line grows."""
     source = (ROOT / "hexsite" / "settings.py").read_text()
     names = set(re.findall(r"""env(?:\.\w+)?\(\s*["'](HEX_[A-Z0-9_]+)["']""", source))
     assert {"HEX_DATABASE_URL", "HEX_REDIS_URL", "HEX_MAX_SLOTS", "HEX_OVERVIEW", "HEX_SECRET_KEY"} <= names
+    command_line = (ROOT / "hexsite" / "cli.py").read_text()
+    names |= set(re.findall(r"""os\.environ\.get\(\s*["'](HEX_[A-Z0-9_]+)["']""", command_line))
+    assert {"HEX_HOST", "HEX_PORT", "HEX_SERVER"} <= names
     text = text_of(client.get("/docs"))
     missing = sorted(name for name in names if name not in text)
     assert missing == []
