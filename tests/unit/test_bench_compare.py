@@ -48,6 +48,18 @@ def test_the_table_gives_the_servers_cpu_per_accepted_move():
     assert "| 3 % |" in none_accepted
 
 
+def test_the_services_line_gives_each_servers_services_cpu_per_accepted_move():
+    ours = {**figures(4000, 30.0), "services_cpu_pct": {"postgresql": 44.0, "redis": 2.8}}
+    reference = {**figures(20, 5000.0), "services_cpu_pct": {"redis": 1.5}}
+    stalled = {**figures(0, 60.0), "services_cpu_pct": {"postgresql": 3.0, "redis": 0.1}}
+    line = compare.services_line([("ours ×2", ours), ("reference", reference), ("stalled", stalled),
+                                  ("did not run", None), ("sqlite", figures(4000, 5.0))])
+    assert line == ("* PostgreSQL and Redis CPU, beside the server's: "
+                    "ours ×2: postgresql 44 % (110 µs per move), redis 3 % (7 µs per move); "
+                    "reference: redis 2 % (750 µs per move)")
+    assert compare.services_line([("sqlite", figures(4000, 5.0))]) == ""
+
+
 def test_saturation_ratios_compare_each_round_with_the_reference_of_that_round():
     variants = [("ours", []), ("reference", ["--target", "reference"])]
     rows = [("ours (round 1)", figures(6600, 13.0)), ("reference (round 1)", figures(13200, 6.0)),
